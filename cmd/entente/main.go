@@ -1,0 +1,114 @@
+// Command entente runs and administers an Entente node: a member state's node in a
+// federation that shares consensus watchlists and risk indicators while national records
+// stay in the country. Each subcommand lives in its own file; main only dispatches and is
+// the one place that exits.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// command is one subcommand.
+type command struct {
+	summary string
+	run     func(env *env, args []string) error
+}
+
+// env is what a command may touch besides its arguments, so tests can run commands
+// in-process with their own streams and environment.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"init":    {"create a node's identity and config in a data directory", runInit},
+		"serve":   {"run the node: the signed HTTPS API and the admin socket", runServe},
+		"token":   {"issue, revoke or list client tokens (issue|revoke|list)", runToken},
+		"record":  {"add, correct, get or list national records (add|correct|get|list)", runRecord},
+		"keys":    {"rotate the response-signing key (rotate)", runKeys},
+		"verify":  {"verify a saved response's detached JWS offline against a JWKS", runVerify},
+		"audit":   {"verify the audit trail's hash chain (verify)", runAudit},
+		"version": {"print the version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "entente", version); return nil }},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: entente <command> [flags]")
+	fmt.Fprintln(w, "\nCommands:")
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'entente <command> --help' for a command's flags.")
+}
+
+// errUsage marks an error the user fixes by changing the command line (exit status 2).
+var errUsage = errors.New("usage")
+
+func run(e *env, args []string) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(e.stdout)
+		return nil
+	}
+	c, ok := commands()[args[0]]
+	if !ok {
+		usage(e.stderr)
+		return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+	}
+	return c.run(e, args[1:])
+}
+
+func main() {
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	err := run(e, os.Args[1:])
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "entente:", strings.TrimPrefix(err.Error(), "usage: "))
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "entente:", err)
+		os.Exit(1)
+	}
+}
+
+// newFlags makes a flag set whose errors come back to the caller and whose usage names
+// the command.
+func newFlags(e *env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: entente %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, turning flag errors into usage errors.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return nil
+}

@@ -1,0 +1,309 @@
+// Package config is the node's configuration: one struct with defaults, read from the
+// config file, then the environment, then command-line flags, and validated before the node
+// starts so that a bad setting is refused by name instead of failing later.
+//
+// Every setting is declared once, as a flag. The file and the environment are applied
+// through the same flag parsers, so a setting has one name (api_addr in the file,
+// ENTENTE_API_ADDR in the environment, --api-addr on the command line), one parser and one
+// help text, and the commented default file that `entente init` writes is generated from
+// the same declarations.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FileName is the config file's name inside the data directory.
+const FileName = "config.yaml"
+
+// EnvPrefix starts the environment variable of every setting: api_addr is ENTENTE_API_ADDR.
+const EnvPrefix = "ENTENTE_"
+
+// Config is everything `entente serve` needs to know besides the identity on disk.
+type Config struct {
+	// DataDir holds the identity, the bbolt file and the config file.
+	DataDir string
+	// ConfigFile is the YAML file read before the environment and flags; empty means
+	// DataDir/config.yaml, and a missing default file is not an error.
+	ConfigFile string
+	// APIAddr is where the HTTPS API listens.
+	APIAddr string
+	// InsecureHTTP serves plain HTTP instead of HTTPS. It exists for local debugging
+	// behind a TLS-terminating proxy and must be asked for by name.
+	InsecureHTTP bool
+	// LogFormat is "text" or "json".
+	LogFormat string
+	// LogLevel is "debug", "info", "warn" or "error".
+	LogLevel string
+	// PolicyFile is a federation policy YAML; empty means the built-in default policy.
+	PolicyFile string
+	// RosterFile lists the member cards of the states this node may seal for; empty
+	// means this state alone.
+	RosterFile string
+	// MaxBodyBytes caps every request body.
+	MaxBodyBytes int64
+	// ShutdownTimeout bounds how long in-flight requests may finish after SIGTERM.
+	ShutdownTimeout time.Duration
+	// TokenMaxTTL caps the lifetime of client tokens the node issues.
+	TokenMaxTTL time.Duration
+	// MaxConcurrent caps requests handled at once; more wait, then get 503.
+	MaxConcurrent int
+}
+
+// New returns a Config holding the defaults.
+func New() *Config {
+	return &Config{
+		DataDir:         "./entente-data",
+		APIAddr:         "127.0.0.1:8443",
+		LogFormat:       "text",
+		LogLevel:        "info",
+		MaxBodyBytes:    1 << 20,
+		ShutdownTimeout: 15 * time.Second,
+		TokenMaxTTL:     30 * 24 * time.Hour,
+		MaxConcurrent:   512,
+	}
+}
+
+// notInFile are the settings that locate the file itself, so the file cannot set them.
+var notInFile = map[string]bool{"data": true, "config": true}
+
+// AddFlags declares every setting on fs with c's current values as defaults.
+func (c *Config) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory holding the identity, the config file and the node database")
+	fs.StringVar(&c.ConfigFile, "config", c.ConfigFile, "config file (default DATA/config.yaml)")
+	fs.StringVar(&c.APIAddr, "api-addr", c.APIAddr, "address the HTTPS API listens on (host:port)")
+	fs.BoolVar(&c.InsecureHTTP, "insecure-http", c.InsecureHTTP, "serve plain HTTP instead of HTTPS (debugging behind a TLS proxy only)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&c.PolicyFile, "policy", c.PolicyFile, "federation policy YAML (default: the built-in policy)")
+	fs.StringVar(&c.RosterFile, "roster", c.RosterFile, "roster JSON with the member cards of the states this node seals for (default: this state alone)")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body accepted, in bytes")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may finish on shutdown")
+	fs.DurationVar(&c.TokenMaxTTL, "token-max-ttl", c.TokenMaxTTL, "longest lifetime of a client token")
+	fs.IntVar(&c.MaxConcurrent, "max-concurrent", c.MaxConcurrent, "requests handled at once")
+}
+
+// fileKey is a flag's name as it is written in the config file and the environment.
+func fileKey(flagName string) string { return strings.ReplaceAll(flagName, "-", "_") }
+
+// EnvName is the environment variable that sets the flag called flagName.
+func EnvName(flagName string) string { return EnvPrefix + strings.ToUpper(fileKey(flagName)) }
+
+// Load builds the configuration for args: defaults, then the config file, then the
+// environment (read through getenv), then the flags given in args. It validates the
+// result and names the setting and its source in any error.
+func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (*Config, error) {
+	c := New()
+	c.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (settings are given as --name value)", fs.Arg(0))
+	}
+	explicit := map[string]string{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = f.Value.String() })
+
+	// data and config may come from the environment; the file cannot set them.
+	for _, name := range []string{"data", "config"} {
+		if _, ok := explicit[name]; ok {
+			continue
+		}
+		if v := getenv(EnvName(name)); v != "" {
+			if err := fs.Set(name, v); err != nil {
+				return nil, fmt.Errorf("%s: %w", EnvName(name), err)
+			}
+		}
+	}
+	path, mustExist := c.ConfigFile, true
+	if path == "" {
+		path, mustExist = filepath.Join(c.DataDir, FileName), false
+	}
+	if err := applyFile(fs, path, mustExist); err != nil {
+		return nil, err
+	}
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if envErr != nil || notInFile[f.Name] {
+			return
+		}
+		if v, ok := lookupEnv(getenv, EnvName(f.Name)); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %w", EnvName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	for name, v := range explicit {
+		if err := fs.Set(name, v); err != nil {
+			return nil, fmt.Errorf("--%s: %w", name, err)
+		}
+	}
+	if c.ConfigFile == "" {
+		c.ConfigFile = path
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+// maxConfigBytes bounds the config file; a real one is a few hundred bytes.
+const maxConfigBytes = 1 << 20
+
+// applyFile sets each key of the YAML mapping in path through its flag.
+func applyFile(fs *flag.FlagSet, path string, mustExist bool) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && !mustExist {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	if len(data) > maxConfigBytes {
+		return fmt.Errorf("config file %s: larger than %d bytes", path, maxConfigBytes)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil // empty or comments only
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return fmt.Errorf("config file %s line %d: expected a mapping of setting: value", path, m.Line)
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		name := strings.ReplaceAll(k.Value, "_", "-")
+		f := fs.Lookup(name)
+		if f == nil || notInFile[name] {
+			return fmt.Errorf("config file %s line %d: unknown setting %q (known: %s)", path, k.Line, k.Value, strings.Join(fileKeys(fs), ", "))
+		}
+		if v.Kind != yaml.ScalarNode {
+			return fmt.Errorf("config file %s line %d: %s: expected a single value", path, v.Line, k.Value)
+		}
+		if err := fs.Set(name, v.Value); err != nil {
+			return fmt.Errorf("config file %s line %d: %s: %w", path, v.Line, k.Value, err)
+		}
+	}
+	return nil
+}
+
+func fileKeys(fs *flag.FlagSet) []string {
+	var keys []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if !notInFile[f.Name] {
+			keys = append(keys, fileKey(f.Name))
+		}
+	})
+	sort.Strings(keys)
+	return keys
+}
+
+// Validate checks every setting and names the first bad one with what to do.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("data: must name the data directory (entente init --data DIR creates one)")
+	}
+	host, port, err := net.SplitHostPort(c.APIAddr)
+	if err != nil {
+		return fmt.Errorf("api_addr %q: want host:port, for example 127.0.0.1:8443", c.APIAddr)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil || port == "" {
+		return fmt.Errorf("api_addr %q: bad port %q", c.APIAddr, port)
+	}
+	if host != "" && net.ParseIP(host) == nil && !validHostname(host) {
+		return fmt.Errorf("api_addr %q: bad host %q", c.APIAddr, host)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log_format %q: want text or json", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
+		return fmt.Errorf("max_body_bytes %d: want between 1024 and %d", c.MaxBodyBytes, 64<<20)
+	}
+	if c.ShutdownTimeout <= 0 || c.ShutdownTimeout > 10*time.Minute {
+		return fmt.Errorf("shutdown_timeout %s: want more than 0 and at most 10m", c.ShutdownTimeout)
+	}
+	if c.TokenMaxTTL < time.Minute || c.TokenMaxTTL > 366*24*time.Hour {
+		return fmt.Errorf("token_max_ttl %s: want between 1m and 8784h (366 days)", c.TokenMaxTTL)
+	}
+	if c.MaxConcurrent < 1 || c.MaxConcurrent > 100000 {
+		return fmt.Errorf("max_concurrent %d: want between 1 and 100000", c.MaxConcurrent)
+	}
+	return nil
+}
+
+func validHostname(h string) bool {
+	if len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// DefaultFile renders the commented config file `entente init` writes: every setting that
+// the file may hold, commented out at its default, with its help text and environment name.
+func DefaultFile(apiAddr string) []byte {
+	c := New()
+	if apiAddr != "" {
+		c.APIAddr = apiAddr
+	}
+	fs := flag.NewFlagSet("defaults", flag.ContinueOnError)
+	c.AddFlags(fs)
+	var b bytes.Buffer
+	b.WriteString("# Entente node configuration.\n")
+	b.WriteString("# Precedence: this file, then ENTENTE_* environment variables, then flags.\n")
+	b.WriteString("# Uncomment a line to change a setting; `entente serve --help` lists them too.\n\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		if notInFile[f.Name] {
+			return
+		}
+		fmt.Fprintf(&b, "# %s (env %s)\n", f.Usage, EnvName(f.Name))
+		val := f.DefValue
+		if val == "" {
+			val = `""`
+		}
+		if f.Name == "api-addr" {
+			fmt.Fprintf(&b, "%s: %s\n\n", fileKey(f.Name), val)
+			return
+		}
+		fmt.Fprintf(&b, "#%s: %s\n\n", fileKey(f.Name), val)
+	})
+	return b.Bytes()
+}

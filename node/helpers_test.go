@@ -1,0 +1,154 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/entente/entente/crypto/identity"
+	"github.com/entente/entente/node"
+	"github.com/entente/entente/node/access"
+	"github.com/entente/entente/node/api"
+	"github.com/entente/entente/node/client"
+	"github.com/entente/entente/node/config"
+	"github.com/entente/entente/policy"
+)
+
+var operator = access.Principal{TokenID: "test", Subject: "test operator", Role: policy.RoleOperator}
+
+// testNode is a node serving HTTPS on a loopback port inside the test process.
+type testNode struct {
+	n    *node.Node
+	url  string
+	id   *identity.Identity
+	stop func()
+}
+
+func startNode(tb testing.TB, mutate func(*config.Config)) *testNode {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "fra")
+	id, err := identity.Create(dir, "FRA", "127.0.0.1:8443")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg := config.New()
+	cfg.DataDir = dir
+	cfg.MaxConcurrent = 4096
+	if mutate != nil {
+		mutate(cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	n, err := node.Open(cfg, log, node.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx, ln) }()
+	tn := &testNode{n: n, url: "https://" + ln.Addr().String(), id: id}
+	var once bool
+	tn.stop = func() {
+		if once {
+			return
+		}
+		once = true
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("serve: %v", err)
+		}
+		if err := n.Close(); err != nil {
+			tb.Errorf("close: %v", err)
+		}
+	}
+	tb.Cleanup(tn.stop)
+	c := tn.client(tb, "")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := c.Do(context.Background(), "GET", "/readyz", nil, nil); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			tb.Fatalf("node not ready: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return tn
+}
+
+func (tn *testNode) token(tb testing.TB, role string) string {
+	tb.Helper()
+	tok, _, err := tn.n.IssueToken(operator, api.TokenRequest{Subject: "test-" + role, Role: role, TTL: "1h"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+func (tn *testNode) client(tb testing.TB, token string) *client.Client {
+	tb.Helper()
+	c, err := client.New(tn.url, client.Options{Token: token, TLSPin: tn.id.TLSPin, Keys: tn.n.KeySet()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// tenFieldLicence is a licence application with ten fields, the shape the benchmark uses.
+func tenFieldLicence(id string) map[string]any {
+	party := func(name, country string) map[string]any {
+		return map[string]any{"type": "organisation", "name": name, "countries": []string{country},
+			"identifiers": []any{map[string]any{"scheme": "registration", "value": "RCS-" + id}}}
+	}
+	return map[string]any{
+		"id":   id,
+		"kind": "licence-application",
+		"fields": map[string]any{
+			"applicant":           party("Helion Optronique SAS", "FRA"),
+			"consignee":           party("Gulf Systems Trading FZE", "ARE"),
+			"end_user":            party("Coastal Guard Directorate", "ARE"),
+			"intermediaries":      []any{party("Transit Logistics GmbH", "DEU")},
+			"destination":         "ARE",
+			"items":               []any{map[string]any{"description": "thermal imaging camera core", "control_code": "ML15.a", "quantity": 40, "unit": "pcs", "value": map[string]any{"amount": 480000, "currency": "EUR"}}},
+			"end_use":             "coastal surveillance",
+			"submitted_on":        "2026-11-02",
+			"value":               map[string]any{"amount": 480000, "currency": "EUR"},
+			"applicant_reference": "HO-2026-" + id,
+		},
+		"markings":  map[string]string{"end_user": "REL TO FEDERATION", "destination": "REL TO FEDERATION"},
+		"rationale": "application received",
+	}
+}
+
+func apiError(err error) *client.APIError {
+	var ae *client.APIError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return nil
+}
+
+func mustJSON(tb testing.TB, v any) []byte {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+var _ = http.MethodGet
+var _ = fmt.Sprint

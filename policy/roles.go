@@ -1,0 +1,103 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Role is what a client token allows its holder to do on a node.
+type Role string
+
+// Client roles.
+const (
+	RoleOfficer    Role = "officer"    // writes and reads national records
+	RoleAnalyst    Role = "analyst"    // reads national records, watchlists and alerts
+	RoleSteering   Role = "steering"   // reads watchlists and federation figures, votes
+	RoleIntegrator Role = "integrator" // reads alerts and watchlists only
+	RoleAuditor    Role = "auditor"    // reads the audit trail
+	RoleOperator   Role = "operator"   // administers the node: tokens, keys
+)
+
+// Action is something a client asks the node to do.
+type Action string
+
+// Actions checked by Allowed.
+const (
+	ActRecordWrite Action = "record:write"
+	ActRecordRead  Action = "record:read"
+	ActAuditRead   Action = "audit:read"
+	ActAlertRead   Action = "alert:read"
+	ActTokenAdmin  Action = "token:admin"
+)
+
+// roles lists every role in the order error messages name them.
+var roles = []Role{RoleOfficer, RoleAnalyst, RoleSteering, RoleIntegrator, RoleAuditor, RoleOperator}
+
+// Roles returns every client role, for token-issuing tools and help texts.
+func Roles() []Role {
+	return append([]Role(nil), roles...)
+}
+
+// grants is the whole authorisation table in one place so that it can be read, reviewed
+// and tested as a matrix. Anything not listed is refused.
+var grants = map[Role][]Action{
+	RoleOfficer:    {ActRecordWrite, ActRecordRead, ActAlertRead},
+	RoleAnalyst:    {ActRecordRead, ActAlertRead},
+	RoleSteering:   {ActAlertRead},
+	RoleIntegrator: {ActAlertRead},
+	RoleAuditor:    {ActAuditRead},
+	RoleOperator:   {ActTokenAdmin, ActAuditRead},
+}
+
+// ParseRole validates a role name, so that a token can never be issued for a role that
+// Allowed does not know (and would therefore silently refuse everything).
+func ParseRole(s string) (Role, error) {
+	for _, r := range roles {
+		if string(r) == s {
+			return r, nil
+		}
+	}
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	return "", fmt.Errorf("unknown role %q: valid roles are %s", clip(s), strings.Join(names, ", "))
+}
+
+// Allowed reports whether role may perform action. Unknown roles and actions are refused.
+func Allowed(r Role, a Action) bool {
+	for _, granted := range grants[r] {
+		if granted == a {
+			return true
+		}
+	}
+	return false
+}
+
+// MayRead reports whether a holder of role may see the opened value of a field with
+// marking m on its own node (for example integrators never see NATIONAL values).
+//
+// Officers, analysts and auditors work inside the national agency and read everything the
+// node can open. Integrators and the steering body read everything released beyond the
+// country but never NATIONAL values. Operators run the machine, not the casework: they see
+// only PUBLIC values. Unknown roles and invalid markings read nothing.
+func MayRead(r Role, m Marking) bool {
+	if m.Kind == RelTo && len(m.To) == 0 {
+		return false
+	}
+	switch m.Kind {
+	case National, RelTo, Federation, Public:
+	default:
+		return false
+	}
+	switch r {
+	case RoleOfficer, RoleAnalyst, RoleAuditor:
+		return true
+	case RoleIntegrator, RoleSteering:
+		return m.Kind != National
+	case RoleOperator:
+		return m.Kind == Public
+	default:
+		return false
+	}
+}

@@ -1,0 +1,273 @@
+// Package testnet starts real Entente node processes on this machine (each with its own
+// data directory and loopback address) and drives them through the CLI and the signed API.
+// It is the harness of the integration tests; nothing but tests imports it.
+package testnet
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/entente/entente/crypto/identity"
+	"github.com/entente/entente/crypto/jws"
+	"github.com/entente/entente/node/client"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// Binary builds the entente binary once per test process and returns its path.
+func Binary() (string, error) {
+	buildOnce.Do(func() {
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			buildErr = fmt.Errorf("testnet: go env GOMOD: %w", err)
+			return
+		}
+		root := filepath.Dir(strings.TrimSpace(string(out)))
+		dir, err := os.MkdirTemp("", "entente-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "entente")
+		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/entente")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("testnet: build entente: %v\n%s", err, out)
+		}
+	})
+	return buildPath, buildErr
+}
+
+// FreeAddr returns host:port on ip with a port that was free a moment ago.
+func FreeAddr(ip string) (string, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// Node is one node process and its data directory.
+type Node struct {
+	Bin     string
+	State   string
+	DataDir string
+	APIAddr string
+	Card    identity.Card
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	logs *syncBuffer
+	err  error
+}
+
+// Run runs the entente binary with args and returns its standard output; a failure
+// carries standard error.
+func Run(bin string, args ...string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Env = cleanEnv()
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("entente %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// cleanEnv keeps ENTENTE_* variables of the test's environment out of child processes.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ENTENTE_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// Init creates a node with `entente init` in dir, listening on apiAddr once started.
+func Init(bin, dir, state, apiAddr string) (*Node, error) {
+	out, err := Run(bin, "init", "--state", state, "--data", dir, "--api-addr", apiAddr)
+	if err != nil {
+		return nil, err
+	}
+	card, err := identity.ParseCard([]byte(out))
+	if err != nil {
+		return nil, fmt.Errorf("testnet: init printed no member card: %w\n%s", err, out)
+	}
+	return &Node{Bin: bin, State: state, DataDir: dir, APIAddr: apiAddr, Card: card}, nil
+}
+
+// Start starts `entente serve` with extra flags and waits until /readyz answers.
+func (n *Node) Start(ctx context.Context, extra ...string) error {
+	n.mu.Lock()
+	if n.cmd != nil {
+		n.mu.Unlock()
+		return errors.New("testnet: node already running")
+	}
+	args := append([]string{"serve", "--data", n.DataDir, "--api-addr", n.APIAddr, "--log-level", "debug"}, extra...)
+	cmd := exec.Command(n.Bin, args...)
+	n.logs = &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = n.logs, n.logs
+	cmd.Env = cleanEnv()
+	if err := cmd.Start(); err != nil {
+		n.mu.Unlock()
+		return err
+	}
+	done := make(chan struct{})
+	n.cmd, n.done, n.err = cmd, done, nil
+	n.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		n.mu.Lock()
+		n.err = err
+		n.mu.Unlock()
+		close(done)
+	}()
+	return n.waitReady(ctx, done)
+}
+
+func (n *Node) waitReady(ctx context.Context, done chan struct{}) error {
+	c, err := n.Client("")
+	if err != nil {
+		return err
+	}
+	defer c.CloseIdle()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := c.Do(rctx, "GET", "/readyz", nil, nil)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("testnet: %s exited before it was ready: %v\n%s", n.State, n.exitErr(), n.Logs())
+		case <-ctx.Done():
+			return fmt.Errorf("testnet: %s not ready: %v (last error %v)\n%s", n.State, ctx.Err(), err, n.Logs())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (n *Node) exitErr() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.err
+}
+
+// Stop sends SIGTERM and waits for a clean exit; it reports a non-zero exit status.
+func (n *Node) Stop(timeout time.Duration) error { return n.signal(syscall.SIGTERM, timeout) }
+
+// Kill sends SIGKILL and waits for the process to go.
+func (n *Node) Kill() error {
+	err := n.signal(syscall.SIGKILL, 10*time.Second)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return nil
+	}
+	return err
+}
+
+func (n *Node) signal(sig syscall.Signal, timeout time.Duration) error {
+	n.mu.Lock()
+	cmd, done := n.cmd, n.done
+	n.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("testnet: %s did not stop within %s\n%s", n.State, timeout, n.Logs())
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.cmd = nil
+	return n.err
+}
+
+// Logs returns what the process wrote so far.
+func (n *Node) Logs() string {
+	if n.logs == nil {
+		return ""
+	}
+	return n.logs.String()
+}
+
+// URL is the node's API base URL.
+func (n *Node) URL() string { return "https://" + n.APIAddr }
+
+// KeySet reads the node's current JWKS from its data directory.
+func (n *Node) KeySet() (*jws.KeySet, error) {
+	b, err := os.ReadFile(filepath.Join(n.DataDir, "keys", "jwks.json"))
+	if err != nil {
+		return nil, err
+	}
+	return jws.ParseKeySet(b)
+}
+
+// Client returns an API client that pins the node's certificate and verifies every
+// response against its JWKS.
+func (n *Node) Client(token string) (*client.Client, error) {
+	ks, err := n.KeySet()
+	if err != nil {
+		return nil, err
+	}
+	return client.New(n.URL(), client.Options{Token: token, TLSPin: n.Card.TLSPin, Keys: ks, Timeout: 10 * time.Second, RefreshKeys: n.KeySet})
+}
+
+// IssueToken issues a token with `entente token issue` and returns it with its id.
+func (n *Node) IssueToken(role, subject, ttl string) (token, id string, err error) {
+	out, err := Run(n.Bin, "token", "issue", "--data", n.DataDir, "--role", role, "--subject", subject, "--ttl", ttl, "--json")
+	if err != nil {
+		return "", "", err
+	}
+	var resp struct {
+		Token string `json:"token"`
+		Info  struct {
+			ID string `json:"id"`
+		} `json:"info"`
+	}
+	if err := json.Unmarshal([]byte(out), &resp); err != nil {
+		return "", "", fmt.Errorf("testnet: token issue output: %w\n%s", err, out)
+	}
+	return resp.Token, resp.Info.ID, nil
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
