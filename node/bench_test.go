@@ -3,12 +3,18 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/entente/entente/node/config"
 )
 
 // latencies collects per-request latencies from parallel benchmark goroutines.
@@ -34,6 +40,16 @@ func (l *latencies) report(b *testing.B, elapsed time.Duration, unit string) {
 	b.ReportMetric(q(0.99), "p99-ms")
 }
 
+// TestMain applies the GC target that entente serve applies, so the in-process
+// benchmarks run the node as it runs in production, and checks that no test leaves a
+// goroutine behind.
+func TestMain(m *testing.M) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(config.New().GCPercent)
+	}
+	goleak.VerifyTestMain(m)
+}
+
 // clients is how many concurrent HTTPS clients the end-to-end benchmarks run.
 const clients = 32
 
@@ -50,7 +66,7 @@ func BenchmarkRecordCreateHTTPS(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
-		c := tn.client(b, tok)
+		c := tn.loadClient(b, tok)
 		var mine []time.Duration
 		for pb.Next() {
 			body := bodies()
@@ -87,7 +103,7 @@ func BenchmarkRecordGetHTTPS(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
-		c := tn.client(b, tok)
+		c := tn.loadClient(b, tok)
 		var mine []time.Duration
 		for pb.Next() {
 			t0 := time.Now()

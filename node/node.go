@@ -20,6 +20,7 @@ import (
 
 	"filippo.io/age"
 	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/entente/entente/crypto/identity"
 	"github.com/entente/entente/crypto/jws"
@@ -49,6 +50,7 @@ type Node struct {
 	log    *slog.Logger
 	id     *identity.Identity
 	db     *bbolt.DB
+	commit *committer
 	pol    policy.Policy
 	roster Roster
 	ring   *seal.Keyring
@@ -119,6 +121,7 @@ func Open(cfg *config.Config, log *slog.Logger, o Options) (*Node, error) {
 	if err != nil {
 		return fail(fmt.Errorf("sealing keys: %w", err))
 	}
+	n.commit = newCommitter(db)
 	n.ready.Store(true)
 	return n, nil
 }
@@ -126,8 +129,10 @@ func Open(cfg *config.Config, log *slog.Logger, o Options) (*Node, error) {
 // OpenDB opens the node database in dataDir, refusing to wait for another process.
 func OpenDB(dataDir string) (*bbolt.DB, error) {
 	path := filepath.Join(dataDir, DBFile)
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
-	if errors.Is(err, bbolt.ErrTimeout) {
+	// The map freelist and an unsynced freelist are etcd's settings: fewer pages written
+	// per commit; the freelist is rebuilt from the file when it is opened.
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, FreelistType: bbolt.FreelistMapType, NoFreelistSync: true})
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%s: %w", path, ErrLocked)
 	}
 	if err != nil {
@@ -147,6 +152,7 @@ func Audience(id *identity.Identity) string {
 // are already committed and synced.
 func (n *Node) Close() error {
 	n.ready.Store(false)
+	n.commit.Close()
 	return n.db.Close()
 }
 

@@ -50,7 +50,7 @@ func (n *Node) CreateRecord(p access.Principal, in *records.Input) (*api.RecordV
 		return nil, err
 	}
 	var seq uint64
-	err = n.db.Batch(func(tx *bbolt.Tx) error {
+	err = n.commit.Update(func(tx *bbolt.Tx) error {
 		if err := records.Create(tx, st); err != nil {
 			return err
 		}
@@ -80,7 +80,7 @@ func (n *Node) CorrectRecord(p access.Principal, id string, baseVersion int, in 
 		return nil, err
 	}
 	var seq uint64
-	err = n.db.Batch(func(tx *bbolt.Tx) error {
+	err = n.commit.Update(func(tx *bbolt.Tx) error {
 		prev, err := records.Get(tx, id, 0)
 		if err != nil {
 			return err

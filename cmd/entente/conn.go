@@ -64,14 +64,12 @@ func adminClient(dataDir string) (*client.Client, error) {
 
 // openOffline opens a stopped node's data directory for an administrative command.
 func openOffline(e *env, dataDir string) (*node.Node, error) {
-	cfg := config.New()
 	fs := flag.NewFlagSet("offline", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	cfg2, err := config.Load(fs, []string{"--data", dataDir}, e.getenv)
+	cfg, err := config.Load(fs, []string{"--data", dataDir}, e.getenv)
 	if err != nil {
 		return nil, err
 	}
-	cfg = cfg2
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return node.Open(cfg, log, node.Options{})
 }

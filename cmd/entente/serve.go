@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -23,6 +24,9 @@ func runServe(e *env, args []string) error {
 		return err
 	}
 	log := newLogger(e, cfg)
+	if e.getenv("GOGC") == "" {
+		debug.SetGCPercent(cfg.GCPercent)
+	}
 	n, err := node.Open(cfg, log, node.Options{})
 	if err != nil {
 		return err
