@@ -29,9 +29,13 @@ lint: ## gofmt, go vet and staticcheck
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
-bench: ## run the benchmarks behind the README's performance table
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count 5 ./crypto/seal/ ./crypto/jws/ ./node/ | tee bench.txt
-	@$(GO) run ./cmd/benchreport < bench.txt
+BENCHSTAT ?= $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+bench: ## run the benchmarks behind the README's performance table (medians of 5 runs)
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count 5 ./crypto/seal/ | tee bench.txt
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count 5 ./crypto/jws/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'HTTPS' -benchtime 4s -count 5 ./node/ | tee -a bench.txt
+	$(BENCHSTAT) bench.txt
 
 fuzz: ## run each fuzz target for FUZZTIME
 	@for spec in policy:FuzzParseMarking crypto/identity:FuzzParseCard crypto/jws:FuzzParseToken crypto/jws:FuzzVerifyDetached crypto/seal:FuzzParseSealed node/records:FuzzDecodeValidate; do \

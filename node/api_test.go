@@ -99,6 +99,8 @@ func TestTokenRequestsAreChecked(t *testing.T) {
 		{`{"role":"king"}`, "role"},
 		{`{"role":"officer","ttl":"forever"}`, "ttl"},
 		{`{"role":"officer","ttl":"9000h"}`, "ttl"},
+		{`{"role":"officer","ttl":"500ms"}`, "ttl"},
+		{`{"role":"officer","subject":"` + strings.Repeat("s", 129) + `"}`, "subject"},
 		{`{"role":"officer","colour":"red"}`, "colour"},
 		{`{"role":7}`, "role"},
 		{`{"role":"officer"} {}`, "body"},

@@ -289,8 +289,8 @@ func (n *Node) IssueToken(p access.Principal, req api.TokenRequest) (string, acc
 	if req.TTL == "" {
 		req.TTL = "24h"
 	}
-	if err := ttl.UnmarshalText([]byte(req.TTL)); err != nil || ttl <= 0 {
-		return "", access.Token{}, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "ttl", Msg: fmt.Sprintf("%q is not a positive duration", req.TTL), Hint: "for example 24h, 30d"}
+	if err := ttl.UnmarshalText([]byte(req.TTL)); err != nil || time.Duration(ttl) < time.Second {
+		return "", access.Token{}, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "ttl", Msg: fmt.Sprintf("%q is not a duration of at least one second", req.TTL), Hint: "for example 24h, 30d"}
 	}
 	if time.Duration(ttl) > n.cfg.TokenMaxTTL {
 		return "", access.Token{}, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "ttl", Msg: fmt.Sprintf("%s is longer than this node's token_max_ttl (%s)", req.TTL, n.cfg.TokenMaxTTL), Hint: "ask for a shorter lifetime"}
@@ -298,13 +298,16 @@ func (n *Node) IssueToken(p access.Principal, req api.TokenRequest) (string, acc
 	if req.Subject == "" {
 		req.Subject = string(role)
 	}
+	if len(req.Subject) > 128 {
+		return "", access.Token{}, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "subject", Msg: "longer than 128 characters", Hint: "name who holds the token, briefly"}
+	}
 	var raw string
 	var tok access.Token
 	err = n.db.Update(func(tx *bbolt.Tx) error {
 		var err error
 		raw, tok, err = n.reg.Issue(tx, req.Subject, role, time.Duration(ttl), n.now())
 		if err != nil {
-			return &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "subject", Msg: err.Error(), Err: err}
+			return err
 		}
 		_, err = audit.Append(tx, n.auditEntry(p, ActionTokenIssue, "token/"+tok.ID, req.Rationale, tok.Issued, map[string]string{"granted_role": string(role), "subject": tok.Subject, "expiry": tok.Expiry.Format(time.RFC3339)}))
 		return err

@@ -28,6 +28,12 @@ import (
 	"github.com/entente/entente/testnet"
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testnet.RemoveBinary()
+	os.Exit(code)
+}
+
 // licence is a licence application naming a party whose name is the canary searched for in
 // the raw database file.
 func licence(id, canary string) map[string]any {

@@ -53,6 +53,13 @@ func Binary() (string, error) {
 	return buildPath, buildErr
 }
 
+// RemoveBinary deletes the binary Binary built; call it from TestMain after the tests.
+func RemoveBinary() {
+	if buildPath != "" {
+		_ = os.RemoveAll(filepath.Dir(buildPath))
+	}
+}
+
 // FreeAddr returns host:port on ip with a port that was free a moment ago.
 func FreeAddr(ip string) (string, error) {
 	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))

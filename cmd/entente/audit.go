@@ -21,7 +21,7 @@ func runAudit(e *env, args []string) error {
 	}
 	fs := newFlags(e, "audit verify", "audit verify [--data DIR] [--node URL --token T --jwks FILE]")
 	a := addAPIFlags(e, fs)
-	if err := parse(fs, args[1:]); err != nil {
+	if err := parseNoArgs(fs, args[1:]); err != nil {
 		return err
 	}
 	if a.token == "" && e.getenv("ENTENTE_TOKEN") == "" {

@@ -19,7 +19,7 @@ func runInit(e *env, args []string) error {
 	state := fs.String("state", "", "this node's state: an ISO 3166-1 alpha-3 code such as FRA (required)")
 	data := fs.String("data", config.New().DataDir, "data directory to create")
 	apiAddr := fs.String("api-addr", config.New().APIAddr, "address the API will listen on (goes into the config file and the member card)")
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *state == "" {

@@ -16,7 +16,7 @@ func runKeys(e *env, args []string) error {
 	fs := newFlags(e, "keys rotate", "keys rotate --data DIR [--rationale TEXT]")
 	data := fs.String("data", "./entente-data", "the node's data directory")
 	rationale := fs.String("rationale", "", "why the key is rotated, kept in the audit trail")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := parseNoArgs(fs, args[1:]); err != nil {
 		return err
 	}
 	var out struct {

@@ -112,3 +112,15 @@ func parse(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+// parseNoArgs is parse for a command that takes flags only. A stray word is refused, not
+// ignored: `entente keys rotate /srv/node` must not rotate the key of ./entente-data.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q (flags are given as --name value)", errUsage, fs.Arg(0))
+	}
+	return nil
+}

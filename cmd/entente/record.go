@@ -44,6 +44,9 @@ func runRecord(e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if (verb == "add" || verb == "list") && fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q (record %s takes flags only; add reads the record from --file)", errUsage, fs.Arg(0), verb)
+	}
 	c, err := a.client(e)
 	if err != nil {
 		return err

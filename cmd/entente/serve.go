@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os/signal"
@@ -18,8 +19,8 @@ func runServe(e *env, args []string) error {
 	fs := newFlags(e, "serve", "serve [--data DIR] [--api-addr HOST:PORT] [flags]\n\nSettings come from DATA/config.yaml, then ENTENTE_* environment variables, then these flags")
 	cfg, err := config.Load(fs, args, e.getenv)
 	if err != nil {
-		if strings.Contains(err.Error(), "flag provided but not defined") {
-			return fmt.Errorf("%w: %v", errUsage, err)
+		if errors.Is(err, config.ErrUsage) {
+			return fmt.Errorf("%w: %v", errUsage, strings.TrimPrefix(err.Error(), "usage: "))
 		}
 		return err
 	}

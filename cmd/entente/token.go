@@ -26,7 +26,7 @@ func runToken(e *env, args []string) error {
 		subject := fs.String("subject", "", "who holds the token, kept in the audit trail (default: the role)")
 		rationale := fs.String("rationale", "", "why the token is issued, kept in the audit trail")
 		asJSON := fs.Bool("json", false, "print the token and its record as JSON instead of the bare token")
-		if err := parse(fs, args); err != nil {
+		if err := parseNoArgs(fs, args); err != nil {
 			return err
 		}
 		if *role == "" {
@@ -90,7 +90,7 @@ func runToken(e *env, args []string) error {
 	case "list":
 		fs := newFlags(e, "token list", "token list --data DIR")
 		data := fs.String("data", "./entente-data", "the node's data directory")
-		if err := parse(fs, args); err != nil {
+		if err := parseNoArgs(fs, args); err != nil {
 			return err
 		}
 		if c, err := adminClient(*data); err != nil {

@@ -14,7 +14,7 @@ func runVerify(e *env, args []string) error {
 	jwksFile := fs.String("jwks", "", "the node's JWKS (/.well-known/jwks.json), obtained out of band (required)")
 	bodyFile := fs.String("body", "", "the response body exactly as received (required)")
 	sig := fs.String("sig", "", "the X-JWS-Signature header value, or @FILE holding it (required)")
-	if err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *jwksFile == "" || *bodyFile == "" || *sig == "" {

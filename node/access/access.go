@@ -116,15 +116,18 @@ func (r *Registry) Issue(tx *bbolt.Tx, subject string, role policy.Role, ttl tim
 	if subject == "" || len(subject) > 128 {
 		return "", Token{}, errors.New("subject: want 1 to 128 characters naming who holds the token")
 	}
-	if ttl <= 0 {
-		return "", Token{}, errors.New("ttl: must be positive")
+	// Tokens carry whole seconds: a shorter ttl would be refused by the signer with a
+	// message about exp and iat, and a fractional one would make the record's expiry
+	// later than the token's.
+	if ttl < time.Second {
+		return "", Token{}, errors.New("ttl: must be at least one second")
 	}
 	id, err := newTokenID()
 	if err != nil {
 		return "", Token{}, err
 	}
 	now = now.UTC().Truncate(time.Second)
-	t := Token{ID: id, Subject: subject, Role: role, Issued: now, Expiry: now.Add(ttl)}
+	t := Token{ID: id, Subject: subject, Role: role, Issued: now, Expiry: now.Add(ttl).Truncate(time.Second)}
 	raw, err := r.keys.Signer().IssueToken(jws.Claims{
 		ID: id, Issuer: r.audience, Subject: subject, Audience: r.audience, Role: string(role),
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: t.Expiry.Unix(),
@@ -169,7 +172,8 @@ func (r *Registry) Revoked(id string) {
 	r.mu.Unlock()
 }
 
-// List returns every token this node issued, oldest id order.
+// List returns every token this node issued, in token id order (ids are random, so this
+// is not the order of issue).
 func List(tx *bbolt.Tx) ([]Token, error) {
 	var out []Token
 	err := tx.Bucket(bucketTokens).ForEach(func(k, v []byte) error {

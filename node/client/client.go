@@ -187,6 +187,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, hdr http
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if resp.ContentLength > maxResponse {
+		return nil, fmt.Errorf("client: response of %d bytes is larger than %d", resp.ContentLength, maxResponse)
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
 		return nil, err

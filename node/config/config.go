@@ -24,6 +24,33 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// ErrUsage marks an error in the command line itself (an unknown flag, a flag without its
+// value, a stray argument), as opposed to a bad value for a known setting.
+var ErrUsage = errors.New("usage")
+
+// SettingError names a setting whose value is wrong, where that value came from, and
+// what is wrong with it.
+type SettingError struct {
+	// Setting is the setting's name as in the config file, such as api_addr.
+	Setting string
+	// Source is where the value came from: the config file, an ENTENTE_* variable, a
+	// flag, or empty for the default.
+	Source string
+	// Problem says what is wrong and what to use instead.
+	Problem string
+}
+
+func (e *SettingError) Error() string {
+	if e.Source == "" {
+		return e.Setting + " " + e.Problem
+	}
+	return e.Setting + " " + e.Problem + " (set by " + e.Source + ")"
+}
+
+func bad(setting, format string, args ...any) *SettingError {
+	return &SettingError{Setting: setting, Problem: fmt.Sprintf(format, args...)}
+}
+
 // FileName is the config file's name inside the data directory.
 const FileName = "config.yaml"
 
@@ -113,13 +140,17 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (*Config,
 	c := New()
 	c.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (settings are given as --name value)", fs.Arg(0))
+		return nil, fmt.Errorf("%w: unexpected argument %q (settings are given as --name value)", ErrUsage, fs.Arg(0))
 	}
 	explicit := map[string]string{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = f.Value.String() })
+	sources := map[string]string{} // file key -> where its value came from
 
 	// data and config may come from the environment; the file cannot set them.
 	for _, name := range []string{"data", "config"} {
@@ -136,7 +167,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (*Config,
 	if path == "" {
 		path, mustExist = filepath.Join(c.DataDir, FileName), false
 	}
-	if err := applyFile(fs, path, mustExist); err != nil {
+	if err := applyFile(fs, path, mustExist, sources); err != nil {
 		return nil, err
 	}
 	var envErr error
@@ -148,6 +179,7 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (*Config,
 			if err := fs.Set(f.Name, v); err != nil {
 				envErr = fmt.Errorf("%s=%q: %w", EnvName(f.Name), v, err)
 			}
+			sources[fileKey(f.Name)] = EnvName(f.Name)
 		}
 	})
 	if envErr != nil {
@@ -157,11 +189,16 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (*Config,
 		if err := fs.Set(name, v); err != nil {
 			return nil, fmt.Errorf("--%s: %w", name, err)
 		}
+		sources[fileKey(name)] = "--" + name
 	}
 	if c.ConfigFile == "" {
 		c.ConfigFile = path
 	}
 	if err := c.Validate(); err != nil {
+		var se *SettingError
+		if errors.As(err, &se) {
+			se.Source = sources[se.Setting]
+		}
 		return nil, err
 	}
 	return c, nil
@@ -176,7 +213,7 @@ func lookupEnv(getenv func(string) string, name string) (string, bool) {
 const maxConfigBytes = 1 << 20
 
 // applyFile sets each key of the YAML mapping in path through its flag.
-func applyFile(fs *flag.FlagSet, path string, mustExist bool) error {
+func applyFile(fs *flag.FlagSet, path string, mustExist bool, sources map[string]string) error {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) && !mustExist {
 		return nil
@@ -211,6 +248,7 @@ func applyFile(fs *flag.FlagSet, path string, mustExist bool) error {
 		if err := fs.Set(name, v.Value); err != nil {
 			return fmt.Errorf("config file %s line %d: %s: %w", path, v.Line, k.Value, err)
 		}
+		sources[k.Value] = fmt.Sprintf("config file %s line %d", path, v.Line)
 	}
 	return nil
 }
@@ -226,45 +264,46 @@ func fileKeys(fs *flag.FlagSet) []string {
 	return keys
 }
 
-// Validate checks every setting and names the first bad one with what to do.
+// Validate checks every setting and names the first bad one with what to do. Its errors
+// are *SettingError.
 func (c *Config) Validate() error {
 	if c.DataDir == "" {
-		return errors.New("data: must name the data directory (entente init --data DIR creates one)")
+		return bad("data", "is empty: name the data directory (entente init --data DIR creates one)")
 	}
 	host, port, err := net.SplitHostPort(c.APIAddr)
 	if err != nil {
-		return fmt.Errorf("api_addr %q: want host:port, for example 127.0.0.1:8443", c.APIAddr)
+		return bad("api_addr", "%q: want host:port, for example 127.0.0.1:8443", c.APIAddr)
 	}
 	if _, err := net.LookupPort("tcp", port); err != nil || port == "" {
-		return fmt.Errorf("api_addr %q: bad port %q", c.APIAddr, port)
+		return bad("api_addr", "%q: bad port %q", c.APIAddr, port)
 	}
 	if host != "" && net.ParseIP(host) == nil && !validHostname(host) {
-		return fmt.Errorf("api_addr %q: bad host %q", c.APIAddr, host)
+		return bad("api_addr", "%q: bad host %q", c.APIAddr, host)
 	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
-		return fmt.Errorf("log_format %q: want text or json", c.LogFormat)
+		return bad("log_format", "%q: want text or json", c.LogFormat)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel)
+		return bad("log_level", "%q: want debug, info, warn or error", c.LogLevel)
 	}
 	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 64<<20 {
-		return fmt.Errorf("max_body_bytes %d: want between 1024 and %d", c.MaxBodyBytes, 64<<20)
+		return bad("max_body_bytes", "%d: want between 1024 and %d", c.MaxBodyBytes, 64<<20)
 	}
 	if c.ShutdownTimeout <= 0 || c.ShutdownTimeout > 10*time.Minute {
-		return fmt.Errorf("shutdown_timeout %s: want more than 0 and at most 10m", c.ShutdownTimeout)
+		return bad("shutdown_timeout", "%s: want more than 0 and at most 10m", c.ShutdownTimeout)
 	}
 	if c.TokenMaxTTL < time.Minute || c.TokenMaxTTL > 366*24*time.Hour {
-		return fmt.Errorf("token_max_ttl %s: want between 1m and 8784h (366 days)", c.TokenMaxTTL)
+		return bad("token_max_ttl", "%s: want between 1m and 8784h (366 days)", c.TokenMaxTTL)
 	}
 	if c.GCPercent < 50 || c.GCPercent > 1000 {
-		return fmt.Errorf("gc_percent %d: want between 50 and 1000", c.GCPercent)
+		return bad("gc_percent", "%d: want between 50 and 1000", c.GCPercent)
 	}
 	if c.MaxConcurrent < 1 || c.MaxConcurrent > 100000 {
-		return fmt.Errorf("max_concurrent %d: want between 1 and 100000", c.MaxConcurrent)
+		return bad("max_concurrent", "%d: want between 1 and 100000", c.MaxConcurrent)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"io"
 	"os"
@@ -127,5 +128,45 @@ func TestDefaultFileParses(t *testing.T) {
 		if !strings.Contains(string(body), key) {
 			t.Errorf("default file does not mention %s", key)
 		}
+	}
+}
+
+// TestErrorsNameTheSource checks that a value which parses but is out of range is traced
+// back to where it was set.
+func TestErrorsNameTheSource(t *testing.T) {
+	cases := []struct {
+		name, file string
+		args       []string
+		env        map[string]string
+		want       string
+	}{
+		{"env", "", nil, map[string]string{"ENTENTE_API_ADDR": "bad"}, "(set by ENTENTE_API_ADDR)"},
+		{"file", "\nlog_format: xml\n", nil, nil, "line 2)"},
+		{"flag", "", []string{"--max-concurrent", "0"}, nil, "(set by --max-concurrent)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.file != "" {
+				writeFile(t, dir, tc.file)
+			}
+			_, err := load(t, append([]string{"--data", dir}, tc.args...), tc.env)
+			var se *SettingError
+			if !errors.As(err, &se) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want a SettingError containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCommandLineErrorsAreUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{"--nonsense"}, {"--api-addr"}, {"--max-concurrent", "many"}, {"stray"}} {
+		_, err := load(t, append([]string{"--data", t.TempDir()}, args...), nil)
+		if !errors.Is(err, ErrUsage) {
+			t.Errorf("%v: error %v is not ErrUsage", args, err)
+		}
+	}
+	if _, err := load(t, []string{"--help"}, nil); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("--help: %v, want flag.ErrHelp", err)
 	}
 }
