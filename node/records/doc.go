@@ -20,13 +20,12 @@
 //	"records"          id -> JSON index entry {latest version, creation seq, kind, and
 //	                   the latest version's actor and created time}; lets List filter
 //	                   without decoding every record.
-//	"record_versions"  id 0x00 version (8-byte big-endian) -> the version as JSON:
-//	                   {id, kind, version, created (RFC 3339, UTC), actor, rationale,
-//	                   fields: {name: {marking, sealed: {v, marking, key, ct (base64)},
-//	                   plain}}}. The format is this package's own (see diskRecord), not
-//	                   whatever seal.Sealed marshals to. Written once per version and never
-//	                   overwritten: a correction appends. Ids cannot contain 0x00, so one
-//	                   id's versions are a contiguous, ordered range.
+//	"record_versions"  id 0x00 version (8-byte big-endian) -> the version in this
+//	                   package's own binary encoding (codec.go): id, kind, actor,
+//	                   rationale, version, created, then each field's marking and its
+//	                   sealed value (or, for PUBLIC, its JSON). Written once per version
+//	                   and never overwritten: a correction appends. Ids cannot contain
+//	                   0x00, so one id's versions are a contiguous, ordered range.
 //	"record_seq"       seq (8-byte big-endian, from the bucket's NextSequence) -> id, in
 //	                   the order records were first created; List walks it, and its
 //	                   cursor is a position in it.

@@ -412,7 +412,7 @@ func objectMembers(raw []byte) ([]member, error) {
 		s.pos++
 		s.skipSpace()
 		start := s.pos
-		if err := s.value(1); err != nil {
+		if err := s.skip(); err != nil {
 			return nil, err
 		}
 		out = append(out, member{key: key, raw: raw[start:s.pos]})
@@ -445,7 +445,7 @@ func arrayElements(raw []byte) ([][]byte, error) {
 	for {
 		s.skipSpace()
 		start := s.pos
-		if err := s.value(1); err != nil {
+		if err := s.skip(); err != nil {
 			return nil, err
 		}
 		out = append(out, raw[start:s.pos])
@@ -459,6 +459,54 @@ func arrayElements(raw []byte) ([][]byte, error) {
 			return nil, s.syntax("want ',' or ']' in an array")
 		}
 	}
+}
+
+// skip moves past one value of input that already passed scanJSON, without checking it
+// again: the typed walk splits the same bytes level by level, and re-validating each
+// level made the work grow with depth times size. It stays bounds-checked, so input that
+// did not pass scanJSON yields an error, never a read past the end.
+func (s *scanner) skip() error {
+	depth := 0
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		switch c {
+		case '"':
+			s.pos++
+			for s.pos < len(s.data) && s.data[s.pos] != '"' {
+				if s.data[s.pos] == '\\' {
+					s.pos++
+				}
+				s.pos++
+			}
+			if s.pos >= len(s.data) {
+				return s.syntax("")
+			}
+			s.pos++
+		case '{', '[':
+			depth++
+			s.pos++
+		case '}', ']':
+			if depth == 0 {
+				return nil // the end of the enclosing container: a scalar ended here
+			}
+			depth--
+			s.pos++
+		case ',', ' ', '\t', '\n', '\r', ':':
+			if depth == 0 {
+				return nil
+			}
+			s.pos++
+		default:
+			s.pos++
+		}
+		if depth == 0 && (c == '"' || c == '}' || c == ']') {
+			return nil
+		}
+	}
+	if depth != 0 {
+		return s.syntax("")
+	}
+	return nil
 }
 
 // stringValue decodes the JSON string raw (which passed scanJSON).

@@ -268,63 +268,6 @@ func readIndex(b buckets, id string) (index, error) {
 	return idx, nil
 }
 
-func decodeStored(id string, version int, data []byte) (*Stored, error) {
-	var d diskRecord
-	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, fmt.Errorf("records: decode %s version %d: %w", id, version, err)
-	}
-	s := &Stored{ID: d.ID, Kind: d.Kind, Version: d.Version, Created: d.Created, Actor: d.Actor, Rationale: d.Rationale,
-		Fields: make(map[string]StoredField, len(d.Fields))}
-	for name, f := range d.Fields {
-		sf := StoredField{Marking: f.Marking, Plain: f.Plain}
-		if f.Sealed != nil {
-			sf.Sealed = &seal.Sealed{V: f.Sealed.V, Marking: f.Sealed.Marking, Key: f.Sealed.Key, CT: f.Sealed.CT}
-		}
-		s.Fields[name] = sf
-	}
-	return s, nil
-}
-
-// diskRecord is the encoding of a version in the "record_versions" bucket. It mirrors
-// Stored but spells out the sealed value's members itself, so that the bytes on disk are
-// this package's format alone: a change in how seal.Sealed encodes itself (it may gain
-// a text form for the API) must never change or break records already written.
-type diskRecord struct {
-	ID        string               `json:"id"`
-	Kind      string               `json:"kind"`
-	Version   int                  `json:"version"`
-	Created   time.Time            `json:"created"`
-	Actor     string               `json:"actor"`
-	Rationale string               `json:"rationale,omitempty"`
-	Fields    map[string]diskField `json:"fields"`
-}
-
-type diskField struct {
-	Marking string          `json:"marking"`
-	Sealed  *diskSealed     `json:"sealed,omitempty"`
-	Plain   json.RawMessage `json:"plain,omitempty"`
-}
-
-type diskSealed struct {
-	V       int    `json:"v"`
-	Marking string `json:"marking"`
-	Key     string `json:"key"`
-	CT      []byte `json:"ct"`
-}
-
-func encodeStored(s *Stored) ([]byte, error) {
-	d := diskRecord{ID: s.ID, Kind: s.Kind, Version: s.Version, Created: s.Created.UTC(), Actor: s.Actor, Rationale: s.Rationale,
-		Fields: make(map[string]diskField, len(s.Fields))}
-	for name, f := range s.Fields {
-		df := diskField{Marking: f.Marking, Plain: f.Plain}
-		if f.Sealed != nil {
-			df.Sealed = &diskSealed{V: f.Sealed.V, Marking: f.Sealed.Marking, Key: f.Sealed.Key, CT: f.Sealed.CT}
-		}
-		d.Fields[name] = df
-	}
-	return json.Marshal(&d)
-}
-
 // Get returns one version of a record; version 0 means the latest. It returns ErrNotFound
 // if the record or that version does not exist.
 func Get(tx *bbolt.Tx, id string, version int) (*Stored, error) {
