@@ -129,9 +129,14 @@ func Open(cfg *config.Config, log *slog.Logger, o Options) (*Node, error) {
 // OpenDB opens the node database in dataDir, refusing to wait for another process.
 func OpenDB(dataDir string) (*bbolt.DB, error) {
 	path := filepath.Join(dataDir, DBFile)
-	// The map freelist and an unsynced freelist are etcd's settings: fewer pages written
-	// per commit; the freelist is rebuilt from the file when it is opened.
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, FreelistType: bbolt.FreelistMapType, NoFreelistSync: true})
+	// These are etcd's settings. The map freelist and an unsynced freelist write fewer
+	// pages per commit (the freelist is rebuilt when the file is opened). A large
+	// initial mapping (address space, not memory) spares the re-mapping that otherwise
+	// blocks every transaction each time the file outgrows its mapping.
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout: time.Second, FreelistType: bbolt.FreelistMapType, NoFreelistSync: true,
+		InitialMmapSize: 1 << 30,
+	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%s: %w", path, ErrLocked)
 	}
