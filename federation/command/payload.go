@@ -1,0 +1,435 @@
+package command
+
+import (
+	"bytes"
+
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+
+	"filippo.io/age"
+
+	"github.com/entente/entente/crypto/seal"
+	"github.com/entente/entente/policy"
+)
+
+// Payload is the typed content of a command.
+type Payload interface {
+	// Type is the command type the payload belongs to.
+	Type() Type
+	// Validate checks the payload's shape, without any state: ids, enumerations, markings,
+	// and that no field marked NATIONAL is present. Rules that need the state (is the
+	// window still open, is the voter a member) belong to the state machine.
+	Validate() error
+}
+
+// currentVersion is the payload version this build writes. Decode accepts only the
+// versions it knows.
+const currentVersion = 1
+
+// New builds an unsigned command carrying p for origin.
+func New(origin string, p Payload) (*Command, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	data, err := canonical(p)
+	if err != nil {
+		return nil, err
+	}
+	return &Command{Type: p.Type(), Version: currentVersion, Origin: origin, Payload: data}, nil
+}
+
+func canonical(p Payload) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
+		return nil, fmt.Errorf("command: encode %s: %w", p.Type(), err)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// Decode returns c's typed payload. The payload must be exactly the canonical encoding of
+// what it decodes to (one form per command), with no unknown members, and must pass the
+// type's shape check.
+func Decode(c *Command) (Payload, error) {
+	if c.Version != currentVersion {
+		return nil, fmt.Errorf("%w: %s version %d is not known to this node", ErrMalformed, c.Type, c.Version)
+	}
+	if err := policy.ValidStateCode(c.Origin); err != nil {
+		return nil, fmt.Errorf("%w: origin: %v", ErrMalformed, err)
+	}
+	var p Payload
+	switch c.Type {
+	case TypeNominate:
+		p = &Nominate{}
+	case TypeVote:
+		p = &Vote{}
+	case TypeAppeal:
+		p = &Appeal{}
+	case TypeAppealVote:
+		p = &AppealVote{}
+	case TypeRenew:
+		p = &Renew{}
+	case TypeTransition:
+		p = &Transition{}
+	case TypeIndicator:
+		p = &Indicator{}
+	case TypeCorroborate:
+		p = &Corroborate{}
+	case TypeWithdraw:
+		p = &Withdraw{}
+	case TypeEpochKey:
+		p = &EpochKey{}
+	default:
+		return nil, fmt.Errorf("%w: unknown command type %d", ErrMalformed, byte(c.Type))
+	}
+	dec := json.NewDecoder(bytes.NewReader(c.Payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(p); err != nil {
+		return nil, fmt.Errorf("%w: %s payload: %v", ErrMalformed, c.Type, err)
+	}
+	again, err := canonical(p)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(again, c.Payload) {
+		return nil, fmt.Errorf("%w: %s payload is not in canonical form", ErrMalformed, c.Type)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...))
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+func checkID(field, id string) error {
+	if !idPattern.MatchString(id) {
+		return invalid(field, "%q is not an id (letters, digits and . _ : -, at most 128)", id)
+	}
+	return nil
+}
+
+// Field is a shared field as it travels: its marking, and either its sealed value or, for
+// PUBLIC fields only, its plain JSON.
+type Field struct {
+	Marking string          `json:"marking"`
+	Sealed  *seal.Sealed    `json:"sealed,omitempty"`
+	Plain   json.RawMessage `json:"plain,omitempty"`
+}
+
+// check enforces sovereignty and the field's shape: a NATIONAL value never enters the
+// log, not even sealed.
+func (f Field) check(name string) error {
+	m, err := policy.ParseMarking(f.Marking)
+	if err != nil {
+		return invalid(name+".marking", "%v", err)
+	}
+	if m.String() != f.Marking {
+		return invalid(name+".marking", "%q is not in canonical form (%q)", f.Marking, m.String())
+	}
+	if !policy.MayLeave(m) {
+		return invalid(name, "is marked %s and may not leave its node, not even sealed", f.Marking)
+	}
+	switch {
+	case m.Kind == policy.Public:
+		if f.Sealed != nil || len(f.Plain) == 0 || !json.Valid(f.Plain) {
+			return invalid(name, "a PUBLIC field carries its plain JSON value and nothing sealed")
+		}
+	case f.Sealed == nil || len(f.Plain) != 0:
+		return invalid(name, "a %s field must be sealed, with no plain value", f.Marking)
+	default:
+		if err := f.Sealed.Validate(); err != nil {
+			return invalid(name+".sealed", "%v", err)
+		}
+		if f.Sealed.Marking != f.Marking {
+			return invalid(name+".sealed.marking", "%q differs from the field's marking %q", f.Sealed.Marking, f.Marking)
+		}
+	}
+	return nil
+}
+
+func checkFields(fields map[string]Field, required, allowed []string) error {
+	names := make([]string, 0, len(fields))
+	for n := range fields {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !slices.Contains(allowed, n) {
+			return invalid("fields."+n, "unknown field (known: %v)", allowed)
+		}
+		if err := fields[n].check("fields." + n); err != nil {
+			return err
+		}
+	}
+	for _, n := range required {
+		if _, ok := fields[n]; !ok {
+			return invalid("fields."+n, "required")
+		}
+	}
+	return nil
+}
+
+func checkKeys(keys []seal.WrappedKey) error {
+	if len(keys) > 16 {
+		return invalid("keys", "%d wrapped keys, at most 16", len(keys))
+	}
+	for i, k := range keys {
+		if k.ID == "" || len(k.Recipients) == 0 || len(k.Wrapped) == 0 {
+			return invalid(fmt.Sprintf("keys[%d]", i), "needs an id, recipients and the wrapped key")
+		}
+	}
+	return nil
+}
+
+// Watchlist entry kinds.
+var watchlistKinds = []string{"denied-party", "end-user-of-concern", "debarred-supplier"}
+
+// Nominate proposes a party for the consensus watchlist. The entry's fields are sealed for
+// the states their markings release them to; Keys carries any data key used for the first
+// time, wrapped for its recipients.
+type Nominate struct {
+	ID     string            `json:"id"`
+	Kind   string            `json:"kind"`
+	Fields map[string]Field  `json:"fields"`
+	Keys   []seal.WrappedKey `json:"keys,omitempty"`
+}
+
+// Type implements Payload.
+func (*Nominate) Type() Type { return TypeNominate }
+
+// Validate implements Payload.
+func (p *Nominate) Validate() error {
+	if err := checkID("id", p.ID); err != nil {
+		return err
+	}
+	if !slices.Contains(watchlistKinds, p.Kind) {
+		return invalid("kind", "%q: want one of %v", p.Kind, watchlistKinds)
+	}
+	if err := checkFields(p.Fields, []string{"party", "basis"}, []string{"party", "basis", "rationale"}); err != nil {
+		return err
+	}
+	return checkKeys(p.Keys)
+}
+
+// Vote endorses or objects to a nomination during its consultation window. An objection
+// may be blocking, and carries a sealed reason.
+type Vote struct {
+	Entry    string `json:"entry"`
+	Position string `json:"position"`
+	Blocking bool   `json:"blocking,omitempty"`
+	Reason   *Field `json:"reason,omitempty"`
+}
+
+// Type implements Payload.
+func (*Vote) Type() Type { return TypeVote }
+
+// Validate implements Payload.
+func (p *Vote) Validate() error {
+	if err := checkID("entry", p.Entry); err != nil {
+		return err
+	}
+	switch p.Position {
+	case "endorse":
+		if p.Blocking {
+			return invalid("blocking", "only an objection can block")
+		}
+	case "object":
+		if p.Reason == nil {
+			return invalid("reason", "an objection gives its reason")
+		}
+	default:
+		return invalid("position", "%q: want endorse or object", p.Position)
+	}
+	if p.Reason != nil {
+		return p.Reason.check("reason")
+	}
+	return nil
+}
+
+// Appeal brings an appeal against a listed entry.
+type Appeal struct {
+	Entry   string `json:"entry"`
+	Grounds Field  `json:"grounds"`
+}
+
+// Type implements Payload.
+func (*Appeal) Type() Type { return TypeAppeal }
+
+// Validate implements Payload.
+func (p *Appeal) Validate() error {
+	if err := checkID("entry", p.Entry); err != nil {
+		return err
+	}
+	return p.Grounds.check("grounds")
+}
+
+// AppealVote is a voter's decision on an appeal.
+type AppealVote struct {
+	Entry    string `json:"entry"`
+	Decision string `json:"decision"`
+}
+
+// Type implements Payload.
+func (*AppealVote) Type() Type { return TypeAppealVote }
+
+// Validate implements Payload.
+func (p *AppealVote) Validate() error {
+	if err := checkID("entry", p.Entry); err != nil {
+		return err
+	}
+	if p.Decision != "delist" && p.Decision != "uphold" {
+		return invalid("decision", "%q: want delist or uphold", p.Decision)
+	}
+	return nil
+}
+
+// Renew is the originator renewing a listing for another review period.
+type Renew struct {
+	Entry string `json:"entry"`
+}
+
+// Type implements Payload.
+func (*Renew) Type() Type { return TypeRenew }
+
+// Validate implements Payload.
+func (p *Renew) Validate() error { return checkID("entry", p.Entry) }
+
+// Transition asks the state machine to apply a deadline that has fallen due: closing a
+// consultation or an appeal, a review falling due, an expiry, or a purge when retention
+// ends. Apply checks the deadline against the stamped time and rejects it if early.
+type Transition struct {
+	Subject string `json:"subject"` // "watchlist/<id>" or "indicator/<id>"
+	To      string `json:"to"`
+}
+
+// Transition targets.
+var transitionTargets = []string{"closed", "review-due", "appeal-closed", "expired", "purged"}
+
+// Type implements Payload.
+func (*Transition) Type() Type { return TypeTransition }
+
+// Validate implements Payload.
+func (p *Transition) Validate() error {
+	kind, id, ok := cutSubject(p.Subject)
+	if !ok || (kind != "watchlist" && kind != "indicator") {
+		return invalid("subject", "%q: want watchlist/<id> or indicator/<id>", p.Subject)
+	}
+	if err := checkID("subject", id); err != nil {
+		return err
+	}
+	if !slices.Contains(transitionTargets, p.To) {
+		return invalid("to", "%q: want one of %v", p.To, transitionTargets)
+	}
+	return nil
+}
+
+func cutSubject(s string) (kind, id string, ok bool) {
+	i := bytes.IndexByte([]byte(s), '/')
+	if i <= 0 {
+		return "", "", false
+	}
+	return s[:i], s[i+1:], true
+}
+
+// Indicator kinds.
+var indicatorKinds = []string{"destination", "end-user", "item", "route", "diversion", "failed-end-use-check", "supply-chain"}
+
+// Indicator publishes a risk indicator: a subject (a destination, an end user, an item, a
+// route), a severity from 1 to 5, sealed evidence, and when it stops being valid.
+type Indicator struct {
+	ID         string            `json:"id"`
+	Kind       string            `json:"kind"`
+	Subject    Field             `json:"subject"`
+	Severity   int               `json:"severity"`
+	Evidence   Field             `json:"evidence"`
+	ValidUntil int64             `json:"valid_until"` // Unix seconds
+	Keys       []seal.WrappedKey `json:"keys,omitempty"`
+}
+
+// Type implements Payload.
+func (*Indicator) Type() Type { return TypeIndicator }
+
+// Validate implements Payload.
+func (p *Indicator) Validate() error {
+	if err := checkID("id", p.ID); err != nil {
+		return err
+	}
+	if !slices.Contains(indicatorKinds, p.Kind) {
+		return invalid("kind", "%q: want one of %v", p.Kind, indicatorKinds)
+	}
+	if p.Severity < 1 || p.Severity > 5 {
+		return invalid("severity", "%d: want 1 to 5", p.Severity)
+	}
+	if p.ValidUntil <= 0 {
+		return invalid("valid_until", "must be set")
+	}
+	if err := p.Subject.check("subject"); err != nil {
+		return err
+	}
+	if err := p.Evidence.check("evidence"); err != nil {
+		return err
+	}
+	return checkKeys(p.Keys)
+}
+
+// Corroborate is another state backing an indicator.
+type Corroborate struct {
+	Indicator string `json:"indicator"`
+	Note      *Field `json:"note,omitempty"`
+}
+
+// Type implements Payload.
+func (*Corroborate) Type() Type { return TypeCorroborate }
+
+// Validate implements Payload.
+func (p *Corroborate) Validate() error {
+	if err := checkID("indicator", p.Indicator); err != nil {
+		return err
+	}
+	if p.Note != nil {
+		return p.Note.check("note")
+	}
+	return nil
+}
+
+// Withdraw is the originator withdrawing its indicator.
+type Withdraw struct {
+	Indicator string `json:"indicator"`
+}
+
+// Type implements Payload.
+func (*Withdraw) Type() Type { return TypeWithdraw }
+
+// Validate implements Payload.
+func (p *Withdraw) Validate() error { return checkID("indicator", p.Indicator) }
+
+// EpochKey publishes a node's age recipient for one key epoch. Data keys of that epoch
+// are wrapped to these recipients, and each node destroys its epoch identity when the
+// epoch's retention ends: that is what makes retention final (DESIGN.md).
+type EpochKey struct {
+	Epoch     uint64 `json:"epoch"`
+	Recipient string `json:"recipient"`
+}
+
+// Type implements Payload.
+func (*EpochKey) Type() Type { return TypeEpochKey }
+
+// Validate implements Payload.
+func (p *EpochKey) Validate() error {
+	if len(p.Recipient) > 128 {
+		return invalid("recipient", "longer than an age X25519 recipient")
+	}
+	if _, err := age.ParseX25519Recipient(p.Recipient); err != nil {
+		return invalid("recipient", "want an age X25519 recipient (age1...)")
+	}
+	return nil
+}
