@@ -26,6 +26,8 @@ type Policy struct {
 	KeyEpoch Duration `json:"key_epoch" yaml:"key_epoch"`
 	// FieldDefaults maps kind -> field -> default marking for fields sent without one.
 	FieldDefaults map[string]map[string]string `json:"field_defaults" yaml:"field_defaults"`
+	// Voting holds the federation's decision rules and deadlines.
+	Voting Voting `json:"voting" yaml:"voting"`
 }
 
 // Key epoch bounds. Shorter than an hour and a node would spend its life distributing
@@ -68,6 +70,7 @@ func DefaultPolicy() Policy {
 			"licence-decision":    {"decision": fed},
 			"licence-application": {"destination": fed},
 		},
+		Voting: DefaultVoting(),
 	}
 }
 
@@ -78,6 +81,7 @@ type policyFile struct {
 	Retention     map[string]Duration          `yaml:"retention"`
 	KeyEpoch      *Duration                    `yaml:"key_epoch"`
 	FieldDefaults map[string]map[string]string `yaml:"field_defaults"`
+	Voting        *votingFile                  `yaml:"voting"`
 }
 
 // ParsePolicy parses and validates a YAML policy document.
@@ -121,6 +125,9 @@ func ParsePolicy(data []byte) (Policy, error) {
 			p.FieldDefaults[kind][field] = marking
 		}
 	}
+	if f.Voting != nil {
+		f.Voting.apply(&p.Voting)
+	}
 	if err := p.Validate(); err != nil {
 		return Policy{}, err
 	}
@@ -155,6 +162,9 @@ func (p Policy) Validate() error {
 	}
 	if e := time.Duration(p.KeyEpoch); e < MinKeyEpoch || e > MaxKeyEpoch {
 		return fmt.Errorf("policy: key_epoch: %s is outside %s to %s", p.KeyEpoch, Duration(MinKeyEpoch), Duration(MaxKeyEpoch))
+	}
+	if err := p.Voting.validate(); err != nil {
+		return err
 	}
 	for _, kind := range sortedKeys(p.FieldDefaults) {
 		if kind == "" {
