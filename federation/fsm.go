@@ -1,0 +1,52 @@
+// Package federation joins a member state's node to the federation: raft over the
+// roster-pinned transport, the replicated state machine, gossip, and the proposal path.
+// DESIGN.md beside this file explains the decisions.
+package federation
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/entente/entente/federation/state"
+)
+
+// FSM adapts the replicated state to raft. It only delegates: decoding and rules live in
+// federation/state.
+type FSM struct {
+	st *state.State
+}
+
+// NewFSM returns raft's view of st.
+func NewFSM(st *state.State) *FSM { return &FSM{st: st} }
+
+// Apply applies one committed entry and returns its *state.Result.
+func (f *FSM) Apply(l *raft.Log) interface{} { return f.st.Apply(l.Index, l.Data) }
+
+// Snapshot fixes the state as it is now; raft persists it later.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	s, err := f.st.BeginSnapshot()
+	if err != nil {
+		return nil, err
+	}
+	return &fsmSnapshot{s: s}, nil
+}
+
+// Restore replaces the state with a snapshot.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	return f.st.Restore(rc)
+}
+
+type fsmSnapshot struct{ s *state.Snap }
+
+func (p *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := p.s.WriteTo(sink); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("federation: persist snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (p *fsmSnapshot) Release() { p.s.Release() }
