@@ -38,7 +38,7 @@ bench: ## run the benchmarks behind the README's performance table (medians of 5
 	$(BENCHSTAT) bench.txt
 
 fuzz: ## run each fuzz target for FUZZTIME
-	@for spec in policy:FuzzParseMarking crypto/identity:FuzzParseCard crypto/jws:FuzzParseToken crypto/jws:FuzzVerifyDetached crypto/seal:FuzzParseSealed node/records:FuzzDecodeValidate node/records:FuzzDecodeStored federation/command:FuzzUnmarshalDecode federation/raftstore:FuzzDecodeLog; do \
+	@for spec in policy:FuzzParseMarking crypto/identity:FuzzParseCard crypto/jws:FuzzParseToken crypto/jws:FuzzVerifyDetached crypto/seal:FuzzParseSealed node/records:FuzzDecodeValidate node/records:FuzzDecodeStored federation/command:FuzzUnmarshalDecode federation/raftstore:FuzzDecodeLog federation/gossip:FuzzDecodeMeta; do \
 		pkg=$${spec%%:*}; fn=$${spec##*:}; echo "== $$pkg $$fn"; \
 		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg/ || exit 1; \
 	done
