@@ -58,7 +58,7 @@ func TestFSMOverRealRaft(t *testing.T) {
 		kb, _ := ks.MarshalJSON()
 		a, _ := age.GenerateX25519Identity()
 		signers[code] = s
-		g.Members = append(g.Members, state.Member{Code: code, Role: policy.RoleVoter, SigningKeys: kb, AgeRecipient: a.Recipient().String(), TLSPin: "sha256:" + code})
+		g.Members = append(g.Members, state.Member{Code: code, Role: policy.RoleVoter, SigningKeys: kb, AgeRecipient: a.Recipient().String(), TLSPin: "sha256:" + code, RaftAddr: code, GossipAddr: code})
 	}
 	var cfgServers []raft.Server
 	nodes := map[string]*fsmNode{}

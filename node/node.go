@@ -25,6 +25,7 @@ import (
 	"github.com/entente/entente/crypto/identity"
 	"github.com/entente/entente/crypto/jws"
 	"github.com/entente/entente/crypto/seal"
+	"github.com/entente/entente/federation"
 	"github.com/entente/entente/node/access"
 	"github.com/entente/entente/node/audit"
 	"github.com/entente/entente/node/config"
@@ -58,6 +59,8 @@ type Node struct {
 	keys   atomic.Pointer[keyPair]
 	now    func() time.Time
 	ready  atomic.Bool
+	// fed is set once the node has joined a federation (serve with a genesis).
+	fed    atomic.Pointer[federation.Federation]
 	rotate sync.Mutex
 }
 
@@ -117,7 +120,7 @@ func Open(cfg *config.Config, log *slog.Logger, o Options) (*Node, error) {
 	}); err != nil {
 		return fail(err)
 	}
-	n.ring, err = seal.NewKeyring(id.State, id.Age, roster, &boltKeyStore{db: db})
+	n.ring, err = seal.NewKeyring(id.State, id.Age, directory{n}, &boltKeyStore{db: db})
 	if err != nil {
 		return fail(fmt.Errorf("sealing keys: %w", err))
 	}

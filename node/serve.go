@@ -62,6 +62,9 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 			MinVersion:   tls.VersionTLS12,
 			Certificates: []tls.Certificate{n.id.TLS},
 			NextProtos:   []string{"h2", "http/1.1"},
+			// Member nodes present their roster certificate when they forward to the
+			// leader; clients with tokens present none. The pin is checked per route.
+			ClientAuth: tls.RequestClientCert,
 		})
 	}
 	srv := &http.Server{
@@ -89,6 +92,19 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("write %s: %w", runtimePath, err)
 	}
 	defer os.Remove(runtimePath)
+
+	if n.cfg.Genesis != "" {
+		if err := n.startFederation(url); err != nil {
+			ln.Close()
+			adminLn.Close()
+			return err
+		}
+		defer func() {
+			if err := n.fed.Load().Shutdown(); err != nil {
+				n.log.Warn("leaving the federation", "err", err)
+			}
+		}()
+	}
 
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()

@@ -28,6 +28,18 @@ const (
 	ActAuditRead   Action = "audit:read"
 	ActAlertRead   Action = "alert:read"
 	ActTokenAdmin  Action = "token:admin"
+	// ActWatchlistPropose is nominating a party and publishing, corroborating or
+	// withdrawing a risk indicator on behalf of this state.
+	ActWatchlistPropose Action = "watchlist:propose"
+	// ActWatchlistVote is endorsing or objecting to a nomination, bringing an appeal and
+	// deciding one, on behalf of this state.
+	ActWatchlistVote Action = "watchlist:vote"
+	// ActWatchlistRead is reading the consensus watchlist and the indicators.
+	ActWatchlistRead Action = "watchlist:read"
+	// ActFederationRead is reading the federation's members and status.
+	ActFederationRead Action = "federation:read"
+	// ActFederationAdmin is handing the chair on at once.
+	ActFederationAdmin Action = "federation:admin"
 )
 
 // roles lists every role in the order error messages name them.
@@ -41,12 +53,12 @@ func Roles() []Role {
 // grants is the whole authorisation table in one place so that it can be read, reviewed
 // and tested as a matrix. Anything not listed is refused.
 var grants = map[Role][]Action{
-	RoleOfficer:    {ActRecordWrite, ActRecordRead, ActAlertRead},
-	RoleAnalyst:    {ActRecordRead, ActAlertRead},
-	RoleSteering:   {ActAlertRead},
-	RoleIntegrator: {ActAlertRead},
-	RoleAuditor:    {ActAuditRead},
-	RoleOperator:   {ActTokenAdmin, ActAuditRead},
+	RoleOfficer:    {ActRecordWrite, ActRecordRead, ActAlertRead, ActWatchlistPropose, ActWatchlistVote, ActWatchlistRead, ActFederationRead},
+	RoleAnalyst:    {ActRecordRead, ActAlertRead, ActWatchlistRead, ActFederationRead},
+	RoleSteering:   {ActAlertRead, ActWatchlistVote, ActWatchlistRead, ActFederationRead},
+	RoleIntegrator: {ActAlertRead, ActWatchlistRead},
+	RoleAuditor:    {ActAuditRead, ActFederationRead},
+	RoleOperator:   {ActTokenAdmin, ActAuditRead, ActFederationRead, ActFederationAdmin},
 }
 
 // ParseRole validates a role name, so that a token can never be issued for a role that

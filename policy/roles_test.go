@@ -28,17 +28,18 @@ func TestParseRole(t *testing.T) {
 }
 
 func TestAllowedMatrix(t *testing.T) {
-	actions := []Action{ActRecordWrite, ActRecordRead, ActAlertRead, ActAuditRead, ActTokenAdmin}
+	actions := []Action{ActRecordWrite, ActRecordRead, ActAlertRead, ActAuditRead, ActTokenAdmin,
+		ActWatchlistPropose, ActWatchlistVote, ActWatchlistRead, ActFederationRead, ActFederationAdmin}
 	// want[role] lists, in the order of actions, whether it is allowed.
-	want := map[Role][5]bool{
-		RoleOfficer:    {true, true, true, false, false},
-		RoleAnalyst:    {false, true, true, false, false},
-		RoleSteering:   {false, false, true, false, false},
-		RoleIntegrator: {false, false, true, false, false},
-		RoleAuditor:    {false, false, false, true, false},
-		RoleOperator:   {false, false, false, true, true},
-		Role("root"):   {false, false, false, false, false},
-		Role(""):       {false, false, false, false, false},
+	want := map[Role][10]bool{
+		RoleOfficer:    {true, true, true, false, false, true, true, true, true, false},
+		RoleAnalyst:    {false, true, true, false, false, false, false, true, true, false},
+		RoleSteering:   {false, false, true, false, false, false, true, true, true, false},
+		RoleIntegrator: {false, false, true, false, false, false, false, true, false, false},
+		RoleAuditor:    {false, false, false, true, false, false, false, false, true, false},
+		RoleOperator:   {false, false, false, true, true, false, false, false, true, true},
+		Role("root"):   {},
+		Role(""):       {},
 	}
 	for role, row := range want {
 		for i, a := range actions {

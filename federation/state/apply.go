@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -547,10 +548,15 @@ func (a *applier) storeKeys(keys []seal.WrappedKey) error {
 		if !slices.Contains(k.Recipients, a.c.Origin) {
 			return reject("data key %s is not wrapped for its own origin %s", k.ID, a.c.Origin)
 		}
-		if a.tx.Bucket(bKeys).Get([]byte(k.ID)) != nil {
-			return reject("data key %s already exists", k.ID)
-		}
 		b, _ := json.Marshal(k)
+		if have := a.tx.Bucket(bKeys).Get([]byte(k.ID)); have != nil {
+			// Two commands may carry the same new key; a different key under a known id
+			// is a forgery.
+			if !bytes.Equal(have, b) {
+				return reject("data key %s already exists with other contents", k.ID)
+			}
+			continue
+		}
 		if err := a.tx.Bucket(bKeys).Put([]byte(k.ID), b); err != nil {
 			return err
 		}

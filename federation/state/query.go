@@ -7,6 +7,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/entente/entente/crypto/seal"
 	"github.com/entente/entente/federation/command"
 )
 
@@ -73,6 +74,19 @@ func (s *State) Alerts(after uint64, limit int) ([]Alert, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Key returns a data key that travelled with a command, wrapped for its recipients.
+func (s *State) Key(id string) (seal.WrappedKey, bool) {
+	var w seal.WrappedKey
+	var ok bool
+	_ = s.view(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bKeys).Get([]byte(id)); v != nil {
+			ok = json.Unmarshal(v, &w) == nil
+		}
+		return nil
+	})
+	return w, ok
 }
 
 // Rejection returns why the entry at index was rejected, if it was.

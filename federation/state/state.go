@@ -61,6 +61,12 @@ type Member struct {
 	SigningKeys  json.RawMessage   `json:"signing_keys"` // the state's JWKS
 	AgeRecipient string            `json:"age_recipient"`
 	TLSPin       string            `json:"tls_pin"`
+	// RaftAddr and GossipAddr are where the member's node first listens (host:port);
+	// gossip carries later changes.
+	RaftAddr   string `json:"raft_addr"`
+	GossipAddr string `json:"gossip_addr"`
+	// APIURL is the member's API as first announced.
+	APIURL string `json:"api_url"`
 }
 
 // Genesis founds a federation: its roster and its policy. Every node starts from the same
@@ -99,8 +105,8 @@ func (g *Genesis) Validate() error {
 		if _, err := jws.ParseKeySet(m.SigningKeys); err != nil {
 			return fmt.Errorf("genesis: members[%d].signing_keys: %w", i, err)
 		}
-		if m.AgeRecipient == "" || m.TLSPin == "" {
-			return fmt.Errorf("genesis: members[%d]: age_recipient and tls_pin are required", i)
+		if m.AgeRecipient == "" || m.TLSPin == "" || m.RaftAddr == "" || m.GossipAddr == "" {
+			return fmt.Errorf("genesis: members[%d]: age_recipient, tls_pin, raft_addr and gossip_addr are required", i)
 		}
 	}
 	if voters == 0 {

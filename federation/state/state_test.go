@@ -45,7 +45,7 @@ func newFed(t *testing.T) *fed {
 		kb, _ := ks.MarshalJSON()
 		id, _ := age.GenerateX25519Identity()
 		f.signers[code] = s
-		g.Members = append(g.Members, Member{Code: code, Role: role, SigningKeys: kb, AgeRecipient: id.Recipient().String(), TLSPin: "sha256:" + code})
+		g.Members = append(g.Members, Member{Code: code, Role: role, SigningKeys: kb, AgeRecipient: id.Recipient().String(), TLSPin: "sha256:" + code, RaftAddr: "127.0.0.1:7001", GossipAddr: "127.0.0.1:7002"})
 	}
 	f.genesis = g
 	return f

@@ -51,6 +51,8 @@ type Service interface {
 	RevokeToken(p access.Principal, id, rationale string) (access.Token, error)
 	Tokens() ([]access.Token, error)
 	RotateKeys(p access.Principal, rationale string) (oldKID, newKID string, err error)
+
+	FederationService
 }
 
 // FieldView is one record field as a caller sees it: opened where the caller's role may
@@ -185,6 +187,21 @@ func routes() []route {
 		{"GET /v1/tokens", policy.ActTokenAdmin, "Tokens this node issued.", (*Server).listTokens},
 		{"POST /v1/tokens/{id}/revoke", policy.ActTokenAdmin, "Revoke a token at once.", (*Server).revokeToken},
 		{"POST /v1/keys/rotate", policy.ActTokenAdmin, "Rotate the response-signing key.", (*Server).rotateKeys},
+		{"POST /v1/watchlist/nominations", policy.ActWatchlistPropose, "Nominate a party for the consensus watchlist.", (*Server).nominate},
+		{"GET /v1/watchlist", policy.ActWatchlistRead, "The consensus watchlist.", (*Server).watchlist},
+		{"GET /v1/watchlist/{id}", policy.ActWatchlistRead, "One watchlist entry with its votes.", (*Server).watchlistEntry},
+		{"POST /v1/watchlist/{id}/votes", policy.ActWatchlistVote, "Endorse or object; or decide an appeal.", (*Server).vote},
+		{"POST /v1/watchlist/{id}/appeals", policy.ActWatchlistVote, "Appeal a listing.", (*Server).appeal},
+		{"POST /v1/watchlist/{id}/renewals", policy.ActWatchlistPropose, "Renew this state's listing.", (*Server).renew},
+		{"POST /v1/indicators", policy.ActWatchlistPropose, "Publish a risk indicator.", (*Server).publishIndicator},
+		{"GET /v1/indicators", policy.ActWatchlistRead, "The risk indicators.", (*Server).indicators},
+		{"POST /v1/indicators/{id}/corroborations", policy.ActWatchlistPropose, "Corroborate another state's indicator.", (*Server).corroborate},
+		{"POST /v1/indicators/{id}/withdrawal", policy.ActWatchlistPropose, "Withdraw this state's indicator.", (*Server).withdraw},
+		{"GET /v1/federation/members", policy.ActFederationRead, "The roster: liveness and raft roles.", (*Server).federationMembers},
+		{"GET /v1/federation/status", policy.ActFederationRead, "This node's view of the federation.", (*Server).federationStatus},
+		{"POST /v1/federation/rotate-chair", policy.ActFederationAdmin, "Hand the chair to the next voter now.", (*Server).rotateChair},
+		{"POST /v1/federation/forward", actPeer, "Leader only: apply a command a member's node forwarded (mutual TLS).", (*Server).forward},
+		{"POST /v1/federation/read-index", actPeer, "Leader only: the index for a linearizable read (mutual TLS).", (*Server).readIndex},
 	}
 }
 

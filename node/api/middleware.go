@@ -98,6 +98,14 @@ func (s *Server) wrap(rt route) http.Handler {
 
 		var p access.Principal
 		switch {
+		case rt.action == actPeer:
+			state, ok := s.peerState(r)
+			if !ok {
+				writeError(w, http.StatusForbidden, "forbidden", "", "only a member state's node may call this, with its roster certificate", "")
+				return
+			}
+			rt.handle(s, w, r, access.Principal{TokenID: "peer", Subject: "node " + state})
+			return
 		case s.admin:
 			p = access.Principal{TokenID: "admin-socket", Subject: "operator (local socket)", Role: policy.RoleOperator}
 		case authenticated(rt):

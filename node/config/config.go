@@ -86,6 +86,18 @@ type Config struct {
 	TokenMaxTTL time.Duration
 	// MaxConcurrent caps requests handled at once; more wait, then get 503.
 	MaxConcurrent int
+	// Genesis is the federation's genesis document; empty runs the node alone.
+	Genesis string
+	// RaftAddr is the federation's cluster port (raft over mutual TLS).
+	RaftAddr string
+	// GossipAddr is the federation's gossip port (memberlist, encrypted).
+	GossipAddr string
+	// GossipKey is the file holding the federation's gossip key; empty means
+	// DATA/gossip.key.
+	GossipKey string
+	// RaftHeartbeat is raft's heartbeat and election timeout; a local test federation
+	// shortens it.
+	RaftHeartbeat time.Duration
 	// GCPercent is the garbage collector's target (as GOGC). A node's live heap is tens
 	// of megabytes, so collecting half as often buys a third more throughput for little
 	// memory. A GOGC environment variable, when set, wins.
@@ -104,6 +116,9 @@ func New() *Config {
 		TokenMaxTTL:     30 * 24 * time.Hour,
 		MaxConcurrent:   512,
 		GCPercent:       200,
+		RaftAddr:        "127.0.0.1:7443",
+		GossipAddr:      "127.0.0.1:7946",
+		RaftHeartbeat:   time.Second,
 	}
 }
 
@@ -124,6 +139,11 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	fs.DurationVar(&c.TokenMaxTTL, "token-max-ttl", c.TokenMaxTTL, "longest lifetime of a client token")
 	fs.IntVar(&c.MaxConcurrent, "max-concurrent", c.MaxConcurrent, "requests handled at once")
+	fs.StringVar(&c.Genesis, "genesis", c.Genesis, "federation genesis document (entente federation genesis writes one); empty runs the node alone")
+	fs.StringVar(&c.RaftAddr, "raft-addr", c.RaftAddr, "federation cluster port: raft over mutual TLS (host:port)")
+	fs.StringVar(&c.GossipAddr, "gossip-addr", c.GossipAddr, "federation gossip port (host:port)")
+	fs.StringVar(&c.GossipKey, "gossip-key", c.GossipKey, "file with the federation's gossip key (default DATA/gossip.key)")
+	fs.DurationVar(&c.RaftHeartbeat, "raft-heartbeat", c.RaftHeartbeat, "raft heartbeat and election timeout")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "garbage collector target as GOGC (a GOGC environment variable wins)")
 }
 
@@ -298,6 +318,14 @@ func (c *Config) Validate() error {
 	}
 	if c.TokenMaxTTL < time.Minute || c.TokenMaxTTL > 366*24*time.Hour {
 		return bad("token_max_ttl", "%s: want between 1m and 8784h (366 days)", c.TokenMaxTTL)
+	}
+	for _, a := range []struct{ key, v string }{{"raft_addr", c.RaftAddr}, {"gossip_addr", c.GossipAddr}} {
+		if _, port, err := net.SplitHostPort(a.v); err != nil || port == "" || port == "0" {
+			return bad(a.key, "%q: want host:port with a fixed port, for example 127.0.0.1:7443", a.v)
+		}
+	}
+	if c.RaftHeartbeat < 50*time.Millisecond || c.RaftHeartbeat > time.Minute {
+		return bad("raft_heartbeat", "%s: want between 50ms and 1m", c.RaftHeartbeat)
 	}
 	if c.GCPercent < 50 || c.GCPercent > 1000 {
 		return bad("gc_percent", "%d: want between 50 and 1000", c.GCPercent)

@@ -1,0 +1,241 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/entente/entente/federation"
+	"github.com/entente/entente/federation/state"
+	"github.com/entente/entente/node/access"
+	"github.com/entente/entente/policy"
+)
+
+// FederationService is what the federation routes need from the node.
+type FederationService interface {
+	Nominate(ctx context.Context, p access.Principal, req NominationRequest) (*FedResult, error)
+	Vote(ctx context.Context, p access.Principal, id string, req VoteRequest) (*FedResult, error)
+	Appeal(ctx context.Context, p access.Principal, id string, req AppealRequest) (*FedResult, error)
+	Renew(ctx context.Context, p access.Principal, id string) (*FedResult, error)
+	PublishIndicator(ctx context.Context, p access.Principal, req IndicatorRequest) (*FedResult, error)
+	Corroborate(ctx context.Context, p access.Principal, id string) (*FedResult, error)
+	Withdraw(ctx context.Context, p access.Principal, id string) (*FedResult, error)
+	Watchlist(ctx context.Context, p access.Principal, status string, linearizable bool) ([]WatchlistEntry, uint64, error)
+	WatchlistEntry(ctx context.Context, p access.Principal, id string, linearizable bool) (*WatchlistEntry, uint64, error)
+	Indicators(ctx context.Context, p access.Principal, linearizable bool) ([]IndicatorView, uint64, error)
+	FederationMembers() ([]federation.Member, error)
+	FederationStatus() (*federation.Status, error)
+	RotateChair(ctx context.Context, p access.Principal) (string, error)
+	// PeerState maps a TLS client certificate pin to a roster state.
+	PeerState(pin string) (string, bool)
+	AcceptForwarded(ctx context.Context, raw []byte) (*state.Result, error)
+	LeaderReadIndex(ctx context.Context) (uint64, error)
+}
+
+// actPeer marks the routes other members' nodes call; no client role is granted it, and
+// the caller is identified by its TLS client certificate pinned to the roster.
+const actPeer policy.Action = "federation:peer"
+
+// peerState authenticates a member node by its client certificate.
+func (s *Server) peerState(r *http.Request) (string, bool) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return "", false
+	}
+	h := sha256.Sum256(r.TLS.PeerCertificates[0].RawSubjectPublicKeyInfo)
+	return s.svc.PeerState("sha256:" + base64.StdEncoding.EncodeToString(h[:]))
+}
+
+func (s *Server) writeFed(w http.ResponseWriter, res *FedResult, err error, created bool) {
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	if res.Rejected != "" {
+		writeError(w, http.StatusConflict, "rejected", "", fmt.Sprintf("the federation rejected it at log index %d: %s", res.Index, res.Rejected),
+			"every member applied the same rule; nothing changed")
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, res)
+}
+
+func (s *Server) nominate(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	var req NominationRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	res, err := s.svc.Nominate(r.Context(), p, req)
+	s.writeFed(w, res, err, true)
+}
+
+func (s *Server) vote(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	var req VoteRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	res, err := s.svc.Vote(r.Context(), p, r.PathValue("id"), req)
+	s.writeFed(w, res, err, false)
+}
+
+func (s *Server) appeal(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	var req AppealRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	res, err := s.svc.Appeal(r.Context(), p, r.PathValue("id"), req)
+	s.writeFed(w, res, err, true)
+}
+
+func (s *Server) renew(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	res, err := s.svc.Renew(r.Context(), p, r.PathValue("id"))
+	s.writeFed(w, res, err, false)
+}
+
+func (s *Server) publishIndicator(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	var req IndicatorRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	res, err := s.svc.PublishIndicator(r.Context(), p, req)
+	s.writeFed(w, res, err, true)
+}
+
+func (s *Server) corroborate(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	res, err := s.svc.Corroborate(r.Context(), p, r.PathValue("id"))
+	s.writeFed(w, res, err, false)
+}
+
+func (s *Server) withdraw(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	res, err := s.svc.Withdraw(r.Context(), p, r.PathValue("id"))
+	s.writeFed(w, res, err, false)
+}
+
+// consistency reads ?consistency=local|linearizable.
+func consistency(w http.ResponseWriter, r *http.Request) (bool, bool) {
+	switch c := r.URL.Query().Get("consistency"); c {
+	case "", "local":
+		return false, true
+	case "linearizable":
+		return true, true
+	default:
+		writeError(w, http.StatusBadRequest, "invalid_field", "consistency", fmt.Sprintf("%q: want local or linearizable", c), "")
+		return false, false
+	}
+}
+
+var watchlistStatuses = []string{"", "nominated", "listed", "disputed", "review-due", "appealed", "delisted", "expired"}
+
+func (s *Server) watchlist(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	lin, ok := consistency(w, r)
+	if !ok {
+		return
+	}
+	status := r.URL.Query().Get("status")
+	valid := false
+	for _, v := range watchlistStatuses {
+		valid = valid || v == status
+	}
+	if !valid {
+		writeError(w, http.StatusBadRequest, "invalid_field", "status", fmt.Sprintf("%q is not a status", status), "use "+strings.Join(watchlistStatuses[1:], ", "))
+		return
+	}
+	es, idx, err := s.svc.Watchlist(r.Context(), p, status, lin)
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": es, "index": idx, "linearizable": lin})
+}
+
+func (s *Server) watchlistEntry(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	lin, ok := consistency(w, r)
+	if !ok {
+		return
+	}
+	e, idx, err := s.svc.WatchlistEntry(r.Context(), p, r.PathValue("id"), lin)
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entry": e, "index": idx, "linearizable": lin})
+}
+
+func (s *Server) indicators(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	lin, ok := consistency(w, r)
+	if !ok {
+		return
+	}
+	ins, idx, err := s.svc.Indicators(r.Context(), p, lin)
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"indicators": ins, "index": idx, "linearizable": lin})
+}
+
+func (s *Server) federationMembers(w http.ResponseWriter, _ *http.Request, _ access.Principal) {
+	ms, err := s.svc.FederationMembers()
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"members": ms})
+}
+
+func (s *Server) federationStatus(w http.ResponseWriter, _ *http.Request, _ access.Principal) {
+	st, err := s.svc.FederationStatus()
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) rotateChair(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	to, err := s.svc.RotateChair(r.Context(), p)
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"chair": to})
+}
+
+// maxForwarded bounds a forwarded command; commands are bounded well below it.
+const maxForwarded = 1 << 20
+
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, _ access.Principal) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxForwarded+1))
+	if err != nil || len(raw) > maxForwarded {
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "body", "the forwarded command is too large", "")
+		return
+	}
+	res, err := s.svc.AcceptForwarded(r.Context(), raw)
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) readIndex(w http.ResponseWriter, r *http.Request, _ access.Principal) {
+	idx, err := s.svc.LeaderReadIndex(r.Context())
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]uint64{"index": idx})
+}
+
+// decodeBody decodes a request body strictly (see decodeSmall), with the node's limit.
+func decodeBody(r *http.Request, v any) error { return decodeSmall(r, v) }

@@ -1,0 +1,697 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/entente/entente/crypto/jws"
+	"github.com/entente/entente/crypto/seal"
+	"github.com/entente/entente/federation"
+	"github.com/entente/entente/federation/command"
+	"github.com/entente/entente/federation/gossip"
+	"github.com/entente/entente/federation/state"
+	"github.com/entente/entente/node/access"
+	"github.com/entente/entente/node/api"
+	"github.com/entente/entente/node/records"
+	"github.com/entente/entente/policy"
+)
+
+// LoadGenesis reads and validates a genesis document.
+func LoadGenesis(path string) (*state.Genesis, error) {
+	data, err := readBounded(path, 4<<20)
+	if err != nil {
+		return nil, fmt.Errorf("genesis: %w", err)
+	}
+	var g state.Genesis
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&g); err != nil {
+		return nil, fmt.Errorf("genesis %s: %w", path, err)
+	}
+	if err := g.Validate(); err != nil {
+		return nil, fmt.Errorf("genesis %s: %w", path, err)
+	}
+	return &g, nil
+}
+
+// errNoFederation answers federation requests on a node started without a genesis.
+var errNoFederation = &api.Error{Status: http.StatusServiceUnavailable, Code: "no_federation",
+	Msg: "this node is not part of a federation", Hint: "start it with --genesis FILE (entente federation genesis writes one)"}
+
+// startFederation joins the federation named by the genesis document, advertising
+// apiURL to the other nodes.
+func (n *Node) startFederation(apiURL string) error {
+	g, err := LoadGenesis(n.cfg.Genesis)
+	if err != nil {
+		return err
+	}
+	keyPath := n.cfg.GossipKey
+	if keyPath == "" {
+		keyPath = filepath.Join(n.cfg.DataDir, "gossip.key")
+	}
+	key, err := gossip.LoadKey(keyPath)
+	if err != nil {
+		return fmt.Errorf("gossip_key: %w", err)
+	}
+	ln, err := net.Listen("tcp", n.cfg.RaftAddr)
+	if err != nil {
+		return fmt.Errorf("raft_addr %s: %w", n.cfg.RaftAddr, err)
+	}
+	host, port, _ := net.SplitHostPort(n.cfg.GossipAddr)
+	gp, _ := strconv.Atoi(port)
+	fc := federation.Config{
+		Dir: filepath.Join(n.cfg.DataDir, "federation"), Identity: n.id, Genesis: g, RaftListener: ln,
+		Gossip:    gossip.Config{BindAddr: host, BindPort: gp, AdvertiseAddr: host, AdvertisePort: gp, Key: key, Meta: gossip.Meta{APIURL: apiURL, Version: "1"}},
+		Forwarder: n, Logger: n.log,
+		Timing: federation.Timing{Heartbeat: n.cfg.RaftHeartbeat, Election: n.cfg.RaftHeartbeat, SnapshotThreshold: 8192, TrailingLogs: 10240,
+			Housekeeping: max(n.cfg.RaftHeartbeat, 200*time.Millisecond)},
+	}
+	f, err := federation.Start(fc)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	n.fed.Store(f)
+	n.log.Info("joined the federation", "federation", g.Federation, "raft", ln.Addr().String(), "gossip", n.cfg.GossipAddr, "members", len(g.Members))
+	return nil
+}
+
+func (n *Node) federation() (*federation.Federation, error) {
+	f := n.fed.Load()
+	if f == nil {
+		return nil, errNoFederation
+	}
+	return f, nil
+}
+
+// fedRoster is policy's view of the replicated roster.
+func fedRoster(f *federation.Federation) policy.Roster {
+	var r policy.Roster
+	for _, m := range f.State().Roster() {
+		r.Members = append(r.Members, policy.RosterMember{Code: m.Code, Role: m.Role})
+	}
+	return r
+}
+
+// directory resolves a state's age recipient: from the replicated roster once the node is
+// in a federation, otherwise from the roster file.
+type directory struct{ n *Node }
+
+func (d directory) Recipient(code string) (age.Recipient, error) {
+	if f := d.n.fed.Load(); f != nil {
+		for _, m := range f.State().Roster() {
+			if m.Code == code {
+				return age.ParseX25519Recipient(m.AgeRecipient)
+			}
+		}
+	}
+	return d.n.roster.Recipient(code)
+}
+
+// sealShared seals value for the states marking releases it to on the replicated roster,
+// refusing NATIONAL: such a value never leaves the node. It returns the field and the
+// wrapped data key when the command must carry it (a key the federation has not seen).
+func (n *Node) sealShared(f *federation.Federation, entry, field, marking string, value []byte, newKeys map[string]seal.WrappedKey) (command.Field, error) {
+	m, err := policy.ParseMarking(marking)
+	if err != nil {
+		return command.Field{}, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "markings." + field, Msg: err.Error()}
+	}
+	if !policy.MayLeave(m) {
+		return command.Field{}, &api.Error{Status: http.StatusBadRequest, Code: "national_field", Field: "markings." + field,
+			Msg: fmt.Sprintf("%s is marked NATIONAL and may not leave this node, not even sealed", field), Hint: "mark it for the states that should read it, such as REL TO FEDERATION"}
+	}
+	if m.Kind == policy.Public {
+		return command.Field{Marking: m.String(), Plain: value}, nil
+	}
+	to, err := policy.Recipients(m, fedRoster(f), f.State().Policy(), n.id.State)
+	if err != nil {
+		return command.Field{}, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "markings." + field, Msg: err.Error()}
+	}
+	s, err := n.ring.Seal(entry, field, m.String(), to, f.State().Policy().Epoch(n.now()), value)
+	if err != nil {
+		return command.Field{}, fmt.Errorf("seal %s: %w", field, err)
+	}
+	if _, known := f.State().Key(s.Key); !known {
+		w, ok, err := (&boltKeyStore{db: n.db}).GetKey(s.Key)
+		if err != nil || !ok {
+			return command.Field{}, fmt.Errorf("seal %s: the data key %s is not in the key store", field, s.Key)
+		}
+		newKeys[w.ID] = w
+	}
+	return command.Field{Marking: m.String(), Sealed: &s}, nil
+}
+
+func keyList(m map[string]seal.WrappedKey) []seal.WrappedKey {
+	out := make([]seal.WrappedKey, 0, len(m))
+	for _, w := range m {
+		out = append(out, w)
+	}
+	sortKeys(out)
+	return out
+}
+
+func sortKeys(ks []seal.WrappedKey) {
+	for i := 1; i < len(ks); i++ {
+		for j := i; j > 0 && ks[j].ID < ks[j-1].ID; j-- {
+			ks[j], ks[j-1] = ks[j-1], ks[j]
+		}
+	}
+}
+
+// propose signs p as this state and has the federation commit it.
+func (n *Node) propose(ctx context.Context, p access.Principal, pl command.Payload) (*api.FedResult, error) {
+	f, err := n.federation()
+	if err != nil {
+		return nil, err
+	}
+	c, err := command.New(n.id.State, pl)
+	if err != nil {
+		return nil, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Msg: err.Error(), Err: err}
+	}
+	if err := c.Sign(n.Signer()); err != nil {
+		return nil, err
+	}
+	res, err := f.Propose(ctx, c)
+	if err != nil {
+		return nil, fedError(err)
+	}
+	n.log.Info("federation command committed", "type", c.Type.String(), "index", res.Index, "by", p.Subject, "rejected", res.Rejected)
+	return &api.FedResult{Index: res.Index, Type: res.Type.String(), Rejected: res.Rejected, Alerts: res.Alerts}, nil
+}
+
+func fedError(err error) error {
+	switch {
+	case errors.Is(err, federation.ErrNoLeader), errors.Is(err, federation.ErrNotLeader):
+		return &api.Error{Status: http.StatusServiceUnavailable, Code: "no_leader", Msg: err.Error(), Hint: "retry shortly; a leader is being elected", Err: err}
+	case errors.Is(err, command.ErrInvalid), errors.Is(err, command.ErrMalformed), errors.Is(err, command.ErrSignature):
+		return &api.Error{Status: http.StatusBadRequest, Code: "invalid_command", Msg: err.Error(), Err: err}
+	}
+	return err
+}
+
+func newID(prefix string) string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + idEncoding.EncodeToString(b[:])
+}
+
+// Nominate seals a nomination's fields and proposes it.
+func (n *Node) Nominate(ctx context.Context, p access.Principal, req api.NominationRequest) (*api.FedResult, error) {
+	f, err := n.federation()
+	if err != nil {
+		return nil, err
+	}
+	if req.ID == "" {
+		req.ID = newID(n.id.State + "-N")
+	}
+	party, err := records.CheckParty("party", req.Party)
+	if err != nil {
+		return nil, err
+	}
+	for i, code := range req.Basis.ControlCodes {
+		if req.Basis.ControlCodes[i], err = records.NormalizeControlCode(code); err != nil {
+			return nil, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: fmt.Sprintf("basis.control_codes[%d]", i), Msg: err.Error()}
+		}
+	}
+	if strings.TrimSpace(req.Basis.Regime) == "" {
+		return nil, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "basis.regime", Msg: "required: name the legal basis, such as a national list or a UN regime"}
+	}
+	basis, _ := json.Marshal(req.Basis)
+	marking := func(field, def string) string {
+		if m, ok := req.Markings[field]; ok {
+			return m
+		}
+		return def
+	}
+	for name := range req.Markings {
+		if name != "party" && name != "basis" && name != "rationale" {
+			return nil, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "markings." + name, Msg: "unknown field (party, basis or rationale)"}
+		}
+	}
+	entry := "watchlist/" + req.ID
+	keys := map[string]seal.WrappedKey{}
+	fields := map[string]command.Field{}
+	values := map[string][]byte{"party": party, "basis": basis}
+	defaults := map[string]string{"party": "REL TO FEDERATION", "basis": "PUBLIC", "rationale": "REL TO FEDERATION"}
+	if req.Rationale != "" {
+		values["rationale"], _ = json.Marshal(req.Rationale)
+	}
+	for _, name := range []string{"party", "basis", "rationale"} {
+		v, ok := values[name]
+		if !ok {
+			continue
+		}
+		if fields[name], err = n.sealShared(f, entry, "fields."+name, marking(name, defaults[name]), v, keys); err != nil {
+			return nil, err
+		}
+	}
+	res, err := n.propose(ctx, p, &command.Nominate{ID: req.ID, Kind: req.Kind, Fields: fields, Keys: keyList(keys)})
+	if res != nil {
+		res.Subject = entry
+	}
+	return res, err
+}
+
+// Vote endorses or objects to a nomination, or, when the entry is under appeal, decides
+// the appeal (delist or uphold).
+func (n *Node) Vote(ctx context.Context, p access.Principal, id string, req api.VoteRequest) (*api.FedResult, error) {
+	f, err := n.federation()
+	if err != nil {
+		return nil, err
+	}
+	var pl command.Payload
+	switch req.Position {
+	case "delist", "uphold":
+		pl = &command.AppealVote{Entry: id, Decision: req.Position}
+	default:
+		v := &command.Vote{Entry: id, Position: req.Position, Blocking: req.Blocking}
+		if req.Reason != "" {
+			val, _ := json.Marshal(req.Reason)
+			mk := req.Marking
+			if mk == "" {
+				mk = "REL TO FEDERATION"
+			}
+			fld, err := n.sealShared(f, "vote/"+id+"/"+n.id.State, "reason", mk, val, map[string]seal.WrappedKey{})
+			if err != nil {
+				return nil, err
+			}
+			v.Reason = &fld
+		}
+		pl = v
+	}
+	res, err := n.propose(ctx, p, pl)
+	if res != nil {
+		res.Subject = "watchlist/" + id
+	}
+	return res, err
+}
+
+// Appeal brings an appeal against a listed entry.
+func (n *Node) Appeal(ctx context.Context, p access.Principal, id string, req api.AppealRequest) (*api.FedResult, error) {
+	f, err := n.federation()
+	if err != nil {
+		return nil, err
+	}
+	val, _ := json.Marshal(req.Grounds)
+	mk := req.Marking
+	if mk == "" {
+		mk = "REL TO FEDERATION"
+	}
+	fld, err := n.sealShared(f, "appeal/"+id, "grounds", mk, val, map[string]seal.WrappedKey{})
+	if err != nil {
+		return nil, err
+	}
+	res, err := n.propose(ctx, p, &command.Appeal{Entry: id, Grounds: fld})
+	if res != nil {
+		res.Subject = "watchlist/" + id
+	}
+	return res, err
+}
+
+// Renew renews this state's listing for another review period.
+func (n *Node) Renew(ctx context.Context, p access.Principal, id string) (*api.FedResult, error) {
+	return n.propose(ctx, p, &command.Renew{Entry: id})
+}
+
+// PublishIndicator seals an indicator's evidence and proposes it.
+func (n *Node) PublishIndicator(ctx context.Context, p access.Principal, req api.IndicatorRequest) (*api.FedResult, error) {
+	f, err := n.federation()
+	if err != nil {
+		return nil, err
+	}
+	if req.ID == "" {
+		req.ID = newID(n.id.State + "-I")
+	}
+	if req.ValidUntil.IsZero() {
+		return nil, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "valid_until", Msg: "required (RFC 3339 time)"}
+	}
+	entry := "indicator/" + req.ID
+	keys := map[string]seal.WrappedKey{}
+	subj, _ := json.Marshal(req.Subject)
+	ev, _ := json.Marshal(req.Evidence)
+	sm, em := req.SubjectMarking, req.EvidenceMarking
+	if sm == "" {
+		sm = "REL TO FEDERATION"
+	}
+	if em == "" {
+		em = "REL TO FEDERATION"
+	}
+	subject, err := n.sealShared(f, entry, "subject", sm, subj, keys)
+	if err != nil {
+		return nil, err
+	}
+	evidence, err := n.sealShared(f, entry, "evidence", em, ev, keys)
+	if err != nil {
+		return nil, err
+	}
+	res, err := n.propose(ctx, p, &command.Indicator{ID: req.ID, Kind: req.Kind, Subject: subject, Severity: req.Severity,
+		Evidence: evidence, ValidUntil: req.ValidUntil.Unix(), Keys: keyList(keys)})
+	if res != nil {
+		res.Subject = entry
+	}
+	return res, err
+}
+
+// Corroborate backs another state's indicator.
+func (n *Node) Corroborate(ctx context.Context, p access.Principal, id string) (*api.FedResult, error) {
+	return n.propose(ctx, p, &command.Corroborate{Indicator: id})
+}
+
+// Withdraw withdraws this state's indicator.
+func (n *Node) Withdraw(ctx context.Context, p access.Principal, id string) (*api.FedResult, error) {
+	return n.propose(ctx, p, &command.Withdraw{Indicator: id})
+}
+
+// readIndex makes a read linearizable when asked; it returns the index the read reflects.
+func (n *Node) readIndex(ctx context.Context, f *federation.Federation, linearizable bool) (uint64, error) {
+	if !linearizable {
+		return f.State().Applied(), nil
+	}
+	idx, err := f.Linearize(ctx)
+	if err != nil {
+		return 0, fedError(err)
+	}
+	return idx, nil
+}
+
+// openField shows a shared field to p: opened where this state holds the key and p's role
+// may read it, otherwise sealed with its marking.
+func (n *Node) openField(f *federation.Federation, p access.Principal, entry, field string, fl command.Field) api.FieldView {
+	v := api.FieldView{Marking: fl.Marking}
+	m, err := policy.ParseMarking(fl.Marking)
+	if err != nil || !policy.MayRead(p.Role, m) {
+		v.Sealed = true
+		return v
+	}
+	if fl.Sealed == nil {
+		v.Value = fl.Plain
+		return v
+	}
+	val, err := n.ring.Open(*fl.Sealed, entry, field)
+	if errors.Is(err, seal.ErrNotReleased) {
+		// A key this node has not seen yet: import it from the replicated state and retry.
+		if w, ok := f.State().Key(fl.Sealed.Key); ok {
+			if n.ring.Import(w) == nil {
+				val, err = n.ring.Open(*fl.Sealed, entry, field)
+			}
+		}
+	}
+	if err != nil {
+		v.Sealed = true
+		return v
+	}
+	v.Value = val
+	return v
+}
+
+func unix(ns int64) *time.Time {
+	if ns == 0 {
+		return nil
+	}
+	t := time.Unix(0, ns).UTC()
+	return &t
+}
+
+func (n *Node) entryView(f *federation.Federation, p access.Principal, e *state.Entry) api.WatchlistEntry {
+	v := api.WatchlistEntry{ID: e.ID, Kind: e.Kind, Origin: e.Origin, Status: e.Status, Fields: map[string]api.FieldView{},
+		Nominated: unix(e.Nominated), WindowEnds: unix(e.WindowEnds), Decided: unix(e.Decided), ReviewDue: unix(e.ReviewDue),
+		AppealEnds: unix(e.AppealEnds), Commands: e.Commands}
+	entry := "watchlist/" + e.ID
+	for name, fl := range e.Fields {
+		v.Fields[name] = n.openField(f, p, entry, "fields."+name, fl)
+	}
+	for state, vote := range e.Votes {
+		vv := api.VoteView{State: state, Position: vote.Position, Blocking: vote.Blocking, At: *unix(vote.At), Index: vote.Index}
+		if vote.Reason != nil {
+			r := n.openField(f, p, "vote/"+e.ID+"/"+state, "reason", *vote.Reason)
+			vv.Reason = &r
+		}
+		v.Votes = append(v.Votes, vv)
+	}
+	sortVotes(v.Votes)
+	for state, d := range e.AppealVotes {
+		v.AppealVotes = append(v.AppealVotes, api.VoteView{State: state, Position: d})
+	}
+	sortVotes(v.AppealVotes)
+	return v
+}
+
+func sortVotes(vs []api.VoteView) {
+	for i := 1; i < len(vs); i++ {
+		for j := i; j > 0 && vs[j].State < vs[j-1].State; j-- {
+			vs[j], vs[j-1] = vs[j-1], vs[j]
+		}
+	}
+}
+
+// Watchlist lists the consensus watchlist (one status, or all), opened for p.
+func (n *Node) Watchlist(ctx context.Context, p access.Principal, status string, linearizable bool) ([]api.WatchlistEntry, uint64, error) {
+	f, err := n.federation()
+	if err != nil {
+		return nil, 0, err
+	}
+	idx, err := n.readIndex(ctx, f, linearizable)
+	if err != nil {
+		return nil, 0, err
+	}
+	es, err := f.State().Entries(status)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]api.WatchlistEntry, 0, len(es))
+	for _, e := range es {
+		out = append(out, n.entryView(f, p, e))
+	}
+	return out, idx, nil
+}
+
+// WatchlistEntry returns one entry, opened for p.
+func (n *Node) WatchlistEntry(ctx context.Context, p access.Principal, id string, linearizable bool) (*api.WatchlistEntry, uint64, error) {
+	f, err := n.federation()
+	if err != nil {
+		return nil, 0, err
+	}
+	idx, err := n.readIndex(ctx, f, linearizable)
+	if err != nil {
+		return nil, 0, err
+	}
+	e, ok, err := f.State().Entry(id)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !ok {
+		return nil, 0, &api.Error{Status: http.StatusNotFound, Code: "not_found", Field: "id", Msg: "no watchlist entry with that id", Hint: "list entries with GET /v1/watchlist"}
+	}
+	v := n.entryView(f, p, e)
+	return &v, idx, nil
+}
+
+// Indicators lists the risk indicators, opened for p.
+func (n *Node) Indicators(ctx context.Context, p access.Principal, linearizable bool) ([]api.IndicatorView, uint64, error) {
+	f, err := n.federation()
+	if err != nil {
+		return nil, 0, err
+	}
+	idx, err := n.readIndex(ctx, f, linearizable)
+	if err != nil {
+		return nil, 0, err
+	}
+	ins, err := f.State().Indicators()
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]api.IndicatorView, 0, len(ins))
+	for _, in := range ins {
+		entry := "indicator/" + in.ID
+		v := api.IndicatorView{ID: in.ID, Kind: in.Kind, Origin: in.Origin, Severity: in.Severity, Status: in.Status,
+			Subject: n.openField(f, p, entry, "subject", in.Subject), Evidence: n.openField(f, p, entry, "evidence", in.Evidence),
+			Published: *unix(in.Published), ValidUntil: *unix(in.ValidUntil)}
+		for s := range in.Corroborators {
+			v.Corroborators = append(v.Corroborators, s)
+		}
+		sortStrings(v.Corroborators)
+		out = append(out, v)
+	}
+	return out, idx, nil
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// FederationMembers lists the roster with liveness and raft roles.
+func (n *Node) FederationMembers() ([]federation.Member, error) {
+	f, err := n.federation()
+	if err != nil {
+		return nil, err
+	}
+	return f.Members(), nil
+}
+
+// FederationStatus is this node's view of the federation.
+func (n *Node) FederationStatus() (*federation.Status, error) {
+	f, err := n.federation()
+	if err != nil {
+		return nil, err
+	}
+	s := f.Status()
+	return &s, nil
+}
+
+// RotateChair hands the chair to the next voter now.
+func (n *Node) RotateChair(ctx context.Context, p access.Principal) (string, error) {
+	f, err := n.federation()
+	if err != nil {
+		return "", err
+	}
+	to, err := f.RotateChair()
+	if err != nil {
+		return "", fedError(err)
+	}
+	n.log.Info("chair handed on by request", "to", to, "by", p.Subject)
+	return to, nil
+}
+
+// PeerState returns the roster state a TLS client certificate belongs to.
+func (n *Node) PeerState(pin string) (string, bool) {
+	f := n.fed.Load()
+	if f == nil {
+		return "", false
+	}
+	for _, m := range f.State().Roster() {
+		if m.TLSPin == pin {
+			return m.Code, true
+		}
+	}
+	return "", false
+}
+
+// AcceptForwarded applies a command a follower forwarded to this leader.
+func (n *Node) AcceptForwarded(ctx context.Context, raw []byte) (*state.Result, error) {
+	f, err := n.federation()
+	if err != nil {
+		return nil, err
+	}
+	res, err := f.AcceptForwarded(ctx, raw)
+	if err != nil {
+		return nil, fedError(err)
+	}
+	return res, nil
+}
+
+// LeaderReadIndex is the leader's answer to a follower's linearizable read.
+func (n *Node) LeaderReadIndex(ctx context.Context) (uint64, error) {
+	f, err := n.federation()
+	if err != nil {
+		return 0, err
+	}
+	idx, err := f.ReadIndex(ctx)
+	if err != nil {
+		return 0, fedError(err)
+	}
+	return idx, nil
+}
+
+// Forward implements federation.Forwarder: it posts the signed command to the leader's
+// API over mutual TLS (this node's certificate, the leader's pinned), and accepts the
+// answer only with the leader's signature.
+func (n *Node) Forward(ctx context.Context, leader state.Member, raw []byte) (*state.Result, error) {
+	var res state.Result
+	if err := n.peerCall(ctx, leader, "/v1/federation/forward", raw, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// ReadIndex implements federation.Forwarder.
+func (n *Node) ReadIndex(ctx context.Context, leader state.Member) (uint64, error) {
+	var out struct {
+		Index uint64 `json:"index"`
+	}
+	if err := n.peerCall(ctx, leader, "/v1/federation/read-index", nil, &out); err != nil {
+		return 0, err
+	}
+	return out.Index, nil
+}
+
+func (n *Node) peerCall(ctx context.Context, leader state.Member, path string, body []byte, out any) error {
+	if leader.APIURL == "" {
+		return fmt.Errorf("%w: the leader %s has not announced its API", federation.ErrNoLeader, leader.Code)
+	}
+	keys, err := jws.ParseKeySet(leader.SigningKeys)
+	if err != nil {
+		return err
+	}
+	want := leader.TLSPin
+	tr := &http.Transport{TLSClientConfig: &tls.Config{
+		MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{n.id.TLS},
+		// The leader's certificate is self-signed; its roster pin replaces chain validation.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || pinOf(cs.PeerCertificates[0].RawSubjectPublicKeyInfo) != want {
+				return fmt.Errorf("the leader's certificate does not match %s's roster pin", leader.Code)
+			}
+			return nil
+		}}}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(leader.APIURL, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := (&http.Client{Transport: tr, Timeout: 15 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("forward to the leader %s: %w", leader.Code, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if _, err := jws.VerifyDetached(keys, data, resp.Header.Get(api.SignatureHeader)); err != nil {
+		return fmt.Errorf("the leader %s's answer is not signed by it: %w", leader.Code, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var eb api.ErrorBody
+		_ = json.Unmarshal(data, &eb)
+		if eb.Error.Code == "no_leader" || resp.StatusCode == http.StatusServiceUnavailable {
+			return federation.ErrNotLeader
+		}
+		return fmt.Errorf("the leader %s refused: %s", leader.Code, eb.Error.Message)
+	}
+	return json.Unmarshal(data, out)
+}
+
+func pinOf(spki []byte) string {
+	h := sha256.Sum256(spki)
+	return "sha256:" + base64.StdEncoding.EncodeToString(h[:])
+}
+
+// GenerateGossipKey writes a new federation gossip key file (0600).
+func GenerateGossipKey(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return gossip.GenerateKey(path)
+}
