@@ -21,6 +21,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/entente/entente/crypto/identity"
 	"github.com/entente/entente/crypto/jws"
 	"github.com/entente/entente/crypto/seal"
 	"github.com/entente/entente/federation"
@@ -694,4 +695,50 @@ func GenerateGossipKey(path string) error {
 		return err
 	}
 	return gossip.GenerateKey(path)
+}
+
+// BuildGenesis founds a federation from the member cards: voters are the steering body,
+// observers observe, everyone else is a member. Every card must carry its node's cluster
+// and gossip addresses.
+func BuildGenesis(name string, cards []identity.Card, voters, observers []string, pol policy.Policy) (*state.Genesis, error) {
+	g := &state.Genesis{Federation: name, Policy: pol}
+	role := map[string]policy.MemberRole{}
+	for _, v := range voters {
+		role[v] = policy.RoleVoter
+	}
+	for _, o := range observers {
+		if role[o] != "" {
+			return nil, fmt.Errorf("%s is listed as a voter and an observer", o)
+		}
+		role[o] = policy.RoleObserver
+	}
+	seen := map[string]bool{}
+	for i, c := range cards {
+		if c.RaftAddr == "" || c.GossipAddr == "" {
+			return nil, fmt.Errorf("member card %d (%s) has no raft_addr or gossip_addr; recreate it with entente init --raft-addr --gossip-addr", i+1, c.State)
+		}
+		seen[c.State] = true
+		pub, err := c.SigningKey()
+		if err != nil {
+			return nil, fmt.Errorf("member card %s: %w", c.State, err)
+		}
+		ks := jws.NewKeySet()
+		ks.Add(pub)
+		kb, _ := ks.MarshalJSON()
+		r := role[c.State]
+		if r == "" {
+			r = policy.RoleMember
+		}
+		g.Members = append(g.Members, state.Member{Code: c.State, Role: r, SigningKeys: kb, AgeRecipient: c.AgeRecipient,
+			TLSPin: c.TLSPin, RaftAddr: c.RaftAddr, GossipAddr: c.GossipAddr, APIURL: "https://" + c.APIAddr})
+	}
+	for code := range role {
+		if !seen[code] {
+			return nil, fmt.Errorf("%s is named as a voter or observer but has no member card", code)
+		}
+	}
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	return g, nil
 }

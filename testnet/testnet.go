@@ -77,6 +77,10 @@ type Node struct {
 	DataDir string
 	APIAddr string
 	Card    identity.Card
+	// Flags are extra serve flags; Restart reuses them.
+	Flags []string
+	// LogFile sends the node's output to DATA/serve.log and starts it in its own session.
+	LogFile bool
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -111,7 +115,17 @@ func cleanEnv() []string {
 
 // Init creates a node with `entente init` in dir, listening on apiAddr once started.
 func Init(bin, dir, state, apiAddr string) (*Node, error) {
-	out, err := Run(bin, "init", "--state", state, "--data", dir, "--api-addr", apiAddr)
+	return initNode(bin, dir, state, "--api-addr", apiAddr)
+}
+
+// InitFederated creates a node whose member card names its cluster and gossip ports.
+func InitFederated(bin, dir, state, apiAddr, raftAddr, gossipAddr string) (*Node, error) {
+	return initNode(bin, dir, state, "--api-addr", apiAddr, "--raft-addr", raftAddr, "--gossip-addr", gossipAddr)
+}
+
+func initNode(bin, dir, state string, flags ...string) (*Node, error) {
+	apiAddr := flags[1]
+	out, err := Run(bin, append([]string{"init", "--state", state, "--data", dir}, flags...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +147,16 @@ func (n *Node) Start(ctx context.Context, extra ...string) error {
 	cmd := exec.Command(n.Bin, args...)
 	n.logs = &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = n.logs, n.logs
+	if n.LogFile {
+		f, err := os.OpenFile(filepath.Join(n.DataDir, "serve.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			n.mu.Unlock()
+			return err
+		}
+		defer f.Close()
+		cmd.Stdout, cmd.Stderr = f, f
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	}
 	cmd.Env = cleanEnv()
 	if err := cmd.Start(); err != nil {
 		n.mu.Unlock()
@@ -213,6 +237,35 @@ func (n *Node) signal(sig syscall.Signal, timeout time.Duration) error {
 	n.cmd = nil
 	return n.err
 }
+
+// PID is the running process's id, or 0.
+func (n *Node) PID() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil || n.cmd.Process == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
+// Running reports whether the node's process is up.
+func (n *Node) Running() bool {
+	n.mu.Lock()
+	cmd, done := n.cmd, n.done
+	n.mu.Unlock()
+	if cmd == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Restart starts the node again with the flags it had.
+func (n *Node) Restart(ctx context.Context) error { return n.Start(ctx, n.Flags...) }
 
 // Logs returns what the process wrote so far.
 func (n *Node) Logs() string {

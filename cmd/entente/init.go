@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -19,6 +20,8 @@ func runInit(e *env, args []string) error {
 	state := fs.String("state", "", "this node's state: an ISO 3166-1 alpha-3 code such as FRA (required)")
 	data := fs.String("data", config.New().DataDir, "data directory to create")
 	apiAddr := fs.String("api-addr", config.New().APIAddr, "address the API will listen on (goes into the config file and the member card)")
+	raftAddr := fs.String("raft-addr", "", "federation cluster port for the member card (default: the API host, port 7443)")
+	gossipAddr := fs.String("gossip-addr", "", "federation gossip port for the member card (default: the API host, port 7946)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -51,8 +54,23 @@ func runInit(e *env, args []string) error {
 			return fmt.Errorf("write %s: %w", cfgPath, werr)
 		}
 	}
-	card, err := json.MarshalIndent(id.Card(*apiAddr), "", "  ")
+	host, _, _ := net.SplitHostPort(*apiAddr)
+	c := id.Card(*apiAddr)
+	c.RaftAddr, c.GossipAddr = *raftAddr, *gossipAddr
+	if c.RaftAddr == "" {
+		c.RaftAddr = net.JoinHostPort(host, "7443")
+	}
+	if c.GossipAddr == "" {
+		c.GossipAddr = net.JoinHostPort(host, "7946")
+	}
+	card, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
+		return err
+	}
+	if _, err := identity.ParseCard(card); err != nil {
+		return fmt.Errorf("member card: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(*data, identity.CardFile), append(card, '\n'), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "created node %s in %s (keys in %s, 0600)\nmember card (also in %s):\n", id.State, *data, filepath.Join(*data, "keys"), filepath.Join(*data, "member.card.json"))

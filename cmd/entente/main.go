@@ -33,14 +33,18 @@ type env struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"init":    {"create a node's identity and config in a data directory", runInit},
-		"serve":   {"run the node: the signed HTTPS API and the admin socket", runServe},
-		"token":   {"issue, revoke or list client tokens (issue|revoke|list)", runToken},
-		"record":  {"add, correct, get or list national records (add|correct|get|list)", runRecord},
-		"keys":    {"rotate the response-signing key (rotate)", runKeys},
-		"verify":  {"verify a saved response's detached JWS offline against a JWKS", runVerify},
-		"audit":   {"verify the audit trail's hash chain (verify)", runAudit},
-		"version": {"print the version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "entente", version); return nil }},
+		"init":       {"create a node's identity and config in a data directory", runInit},
+		"serve":      {"run the node: the signed HTTPS API and the admin socket", runServe},
+		"token":      {"issue, revoke or list client tokens (issue|revoke|list)", runToken},
+		"record":     {"add, correct, get or list national records (add|correct|get|list)", runRecord},
+		"keys":       {"rotate the response-signing key (rotate)", runKeys},
+		"verify":     {"verify a saved response's detached JWS offline against a JWKS", runVerify},
+		"federation": {"found a federation and look at it (genesis|gossip-key|status|members|rotate-chair)", runFederation},
+		"watchlist":  {"nominate, vote, appeal, renew, list the consensus watchlist", runWatchlist},
+		"indicator":  {"publish, corroborate, withdraw, list risk indicators", runIndicator},
+		"testnet":    {"run a local federation of real node processes (up|down)", runTestnet},
+		"audit":      {"verify the audit trail's hash chain (verify)", runAudit},
+		"version":    {"print the version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "entente", version); return nil }},
 	}
 }
 
@@ -54,7 +58,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-11s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'entente <command> --help' for a command's flags.")
 }
@@ -123,4 +127,13 @@ func parseNoArgs(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("%w: unexpected argument %q (flags are given as --name value)", errUsage, fs.Arg(0))
 	}
 	return nil
+}
+
+// selfPath is this executable, for commands that start more of it.
+func selfPath() string {
+	p, err := os.Executable()
+	if err != nil {
+		return os.Args[0]
+	}
+	return p
 }

@@ -30,10 +30,17 @@ type Card struct {
 	SigningJWK   json.RawMessage `json:"signing_jwk"` // public Ed25519 JWK with kid
 	TLSPin       string          `json:"tls_pin"`
 	APIAddr      string          `json:"api_addr"`
+	// RaftAddr and GossipAddr are where the node listens for the federation (cluster and
+	// gossip ports); optional, since a node may run alone.
+	RaftAddr   string `json:"raft_addr,omitempty"`
+	GossipAddr string `json:"gossip_addr,omitempty"`
 }
 
 // cardFields are the exact member names of a card, in the order they are checked.
 var cardFields = []string{"version", "state", "age_recipient", "signing_jwk", "tls_pin", "api_addr"}
+
+// optionalCardFields may be present or absent.
+var optionalCardFields = []string{"raft_addr", "gossip_addr"}
 
 // Card returns the node's public member card for apiAddr, the host:port other states
 // should dial. It holds public keys only. If the identity's signing key is unusable,
@@ -108,7 +115,7 @@ func checkCardMembers(data []byte) error {
 		}
 		name, _ := tok.(string)
 		known := false
-		for _, f := range cardFields {
+		for _, f := range append(cardFields, optionalCardFields...) {
 			known = known || f == name
 		}
 		if !known {
@@ -153,6 +160,14 @@ func (c Card) validate() error {
 	}
 	if err := checkPin(c.TLSPin); err != nil {
 		return fmt.Errorf("card: tls_pin: %w", err)
+	}
+	for _, a := range []struct{ name, v string }{{"raft_addr", c.RaftAddr}, {"gossip_addr", c.GossipAddr}} {
+		if a.v == "" {
+			continue
+		}
+		if _, err := checkAPIAddr(a.v); err != nil {
+			return fmt.Errorf("card: %s: %w", a.name, err)
+		}
 	}
 	if _, err := checkAPIAddr(c.APIAddr); err != nil {
 		return fmt.Errorf("card: api_addr: %w", err)

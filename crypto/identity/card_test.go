@@ -282,3 +282,22 @@ func TestParseCardFixture(t *testing.T) {
 		t.Errorf("SigningJWK not compacted: %s", c.SigningJWK)
 	}
 }
+
+func TestCardClusterAddresses(t *testing.T) {
+	id, err := Create(t.TempDir(), "FRA", "127.0.0.2:8443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := id.Card("127.0.0.2:8443")
+	c.RaftAddr, c.GossipAddr = "127.0.0.2:7443", "127.0.0.2:7946"
+	b, _ := json.Marshal(c)
+	got, err := ParseCard(b)
+	if err != nil || got.RaftAddr != c.RaftAddr || got.GossipAddr != c.GossipAddr {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	c.RaftAddr = "0.0.0.0:7443"
+	b, _ = json.Marshal(c)
+	if _, err := ParseCard(b); err == nil || !strings.Contains(err.Error(), "raft_addr") {
+		t.Fatalf("an unreachable raft_addr was accepted: %v", err)
+	}
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/entente/entente/crypto/identity"
+	"github.com/entente/entente/node"
+	"github.com/entente/entente/policy"
+)
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func splitCodes(s string) []string {
+	var out []string
+	for _, c := range strings.Split(s, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// runFederation founds a federation and looks at it.
+func runFederation(e *env, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: federation needs a verb: genesis, gossip-key, status, members or rotate-chair", errUsage)
+	}
+	verb, args := args[0], args[1:]
+	switch verb {
+	case "genesis":
+		fs := newFlags(e, "federation genesis", "federation genesis --member CARD --member CARD ... --voters FRA,DEU,GBR [--observers X] [--policy FILE] [--name NAME] --out FILE")
+		var members stringList
+		fs.Var(&members, "member", "a member card (repeat for each state)")
+		voters := fs.String("voters", "", "the steering body: comma-separated state codes (required)")
+		observers := fs.String("observers", "", "observers: comma-separated state codes")
+		polFile := fs.String("policy", "", "federation policy YAML (default: the built-in policy)")
+		name := fs.String("name", "entente", "the federation's name")
+		out := fs.String("out", "genesis.json", "where to write the genesis document")
+		if err := parseNoArgs(fs, args); err != nil {
+			return err
+		}
+		if len(members) == 0 || *voters == "" {
+			return fmt.Errorf("%w: --member (one per state) and --voters are required", errUsage)
+		}
+		var cards []identity.Card
+		for _, m := range members {
+			b, err := os.ReadFile(m)
+			if err != nil {
+				return err
+			}
+			c, err := identity.ParseCard(b)
+			if err != nil {
+				return fmt.Errorf("--member %s: %w", m, err)
+			}
+			cards = append(cards, c)
+		}
+		pol := policy.DefaultPolicy()
+		if *polFile != "" {
+			b, err := os.ReadFile(*polFile)
+			if err != nil {
+				return err
+			}
+			if pol, err = policy.ParsePolicy(b); err != nil {
+				return fmt.Errorf("--policy %s: %w", *polFile, err)
+			}
+		}
+		g, err := node.BuildGenesis(*name, cards, splitCodes(*voters), splitCodes(*observers), pol)
+		if err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(g, "", "  ")
+		if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "wrote %s: federation %q, %d members, genesis %s\n", *out, g.Federation, len(g.Members), g.Hash()[:16])
+		return nil
+	case "gossip-key":
+		fs := newFlags(e, "federation gossip-key", "federation gossip-key --out FILE")
+		out := fs.String("out", "gossip.key", "where to write the new key (0600); hand it to each node as a secret, never in the genesis")
+		if err := parseNoArgs(fs, args); err != nil {
+			return err
+		}
+		if err := node.GenerateGossipKey(*out); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "wrote %s (0600)\n", *out)
+		return nil
+	case "status", "members", "rotate-chair":
+		fs := newFlags(e, "federation "+verb, "federation "+verb+" [--data DIR | --node URL --jwks FILE] [--token T]")
+		a := addAPIFlags(e, fs)
+		if err := parseNoArgs(fs, args); err != nil {
+			return err
+		}
+		method, path := "GET", "/v1/federation/"+verb
+		if verb == "rotate-chair" {
+			method = "POST"
+		}
+		return callAPI(e, a, method, path, nil)
+	default:
+		return fmt.Errorf("%w: unknown federation verb %q", errUsage, verb)
+	}
+}
+
+// callAPI calls the node's API as a token holder and prints the verified answer.
+func callAPI(e *env, a *apiFlags, method, path string, body any) error {
+	c, err := a.client(e)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(context.Background(), method, path, body, nil)
+	if err != nil {
+		return err
+	}
+	printJSON(e.stdout, resp.Body)
+	return nil
+}
