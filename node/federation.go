@@ -81,7 +81,8 @@ func (n *Node) startFederation(apiURL string) error {
 		Dir: filepath.Join(n.cfg.DataDir, "federation"), Identity: n.id, Genesis: g, RaftListener: ln,
 		Gossip:    gossip.Config{BindAddr: host, BindPort: gp, AdvertiseAddr: host, AdvertisePort: gp, Key: key, Meta: gossip.Meta{APIURL: apiURL, Version: "1"}},
 		Forwarder: n, Logger: n.log,
-		Timing: federation.Timing{Heartbeat: n.cfg.RaftHeartbeat, Election: n.cfg.RaftHeartbeat, SnapshotThreshold: 8192, TrailingLogs: 10240,
+		Timing: federation.Timing{Heartbeat: n.cfg.RaftHeartbeat, Election: n.cfg.RaftHeartbeat,
+			SnapshotThreshold: n.cfg.RaftSnapshotThreshold, TrailingLogs: n.cfg.RaftTrailingLogs,
 			Housekeeping: max(n.cfg.RaftHeartbeat, 200*time.Millisecond)},
 	}
 	f, err := federation.Start(fc)
@@ -130,20 +131,21 @@ func (d directory) Recipient(code string) (age.Recipient, error) {
 // refusing NATIONAL: such a value never leaves the node. It returns the field and the
 // wrapped data key when the command must carry it (a key the federation has not seen).
 func (n *Node) sealShared(f *federation.Federation, entry, field, marking string, value []byte, newKeys map[string]seal.WrappedKey) (command.Field, error) {
+	name := strings.TrimPrefix(field, "fields.") // the request names fields without the path
 	m, err := policy.ParseMarking(marking)
 	if err != nil {
-		return command.Field{}, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "markings." + field, Msg: err.Error()}
+		return command.Field{}, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "markings." + name, Msg: err.Error()}
 	}
 	if !policy.MayLeave(m) {
-		return command.Field{}, &api.Error{Status: http.StatusBadRequest, Code: "national_field", Field: "markings." + field,
-			Msg: fmt.Sprintf("%s is marked NATIONAL and may not leave this node, not even sealed", field), Hint: "mark it for the states that should read it, such as REL TO FEDERATION"}
+		return command.Field{}, &api.Error{Status: http.StatusBadRequest, Code: "national_field", Field: "markings." + name,
+			Msg: fmt.Sprintf("%s is marked NATIONAL and may not leave this node, not even sealed", name), Hint: "mark it for the states that should read it, such as REL TO FEDERATION"}
 	}
 	if m.Kind == policy.Public {
 		return command.Field{Marking: m.String(), Plain: value}, nil
 	}
 	to, err := policy.Recipients(m, fedRoster(f), f.State().Policy(), n.id.State)
 	if err != nil {
-		return command.Field{}, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "markings." + field, Msg: err.Error()}
+		return command.Field{}, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "markings." + name, Msg: err.Error()}
 	}
 	s, err := n.ring.Seal(entry, field, m.String(), to, f.State().Policy().Epoch(n.now()), value)
 	if err != nil {

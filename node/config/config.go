@@ -98,6 +98,11 @@ type Config struct {
 	// RaftHeartbeat is raft's heartbeat and election timeout; a local test federation
 	// shortens it.
 	RaftHeartbeat time.Duration
+	// RaftSnapshotThreshold is how many log entries raft collects before it snapshots
+	// the state and compacts its log; RaftTrailingLogs how many it keeps after that for
+	// followers that are only a little behind.
+	RaftSnapshotThreshold uint64
+	RaftTrailingLogs      uint64
 	// GCPercent is the garbage collector's target (as GOGC). A node's live heap is tens
 	// of megabytes, so collecting half as often buys a third more throughput for little
 	// memory. A GOGC environment variable, when set, wins.
@@ -107,18 +112,20 @@ type Config struct {
 // New returns a Config holding the defaults.
 func New() *Config {
 	return &Config{
-		DataDir:         "./entente-data",
-		APIAddr:         "127.0.0.1:8443",
-		LogFormat:       "text",
-		LogLevel:        "info",
-		MaxBodyBytes:    1 << 20,
-		ShutdownTimeout: 15 * time.Second,
-		TokenMaxTTL:     30 * 24 * time.Hour,
-		MaxConcurrent:   512,
-		GCPercent:       200,
-		RaftAddr:        "127.0.0.1:7443",
-		GossipAddr:      "127.0.0.1:7946",
-		RaftHeartbeat:   time.Second,
+		DataDir:               "./entente-data",
+		APIAddr:               "127.0.0.1:8443",
+		LogFormat:             "text",
+		LogLevel:              "info",
+		MaxBodyBytes:          1 << 20,
+		ShutdownTimeout:       15 * time.Second,
+		TokenMaxTTL:           30 * 24 * time.Hour,
+		MaxConcurrent:         512,
+		GCPercent:             200,
+		RaftAddr:              "127.0.0.1:7443",
+		GossipAddr:            "127.0.0.1:7946",
+		RaftHeartbeat:         time.Second,
+		RaftSnapshotThreshold: 8192,
+		RaftTrailingLogs:      10240,
 	}
 }
 
@@ -144,6 +151,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.GossipAddr, "gossip-addr", c.GossipAddr, "federation gossip port (host:port)")
 	fs.StringVar(&c.GossipKey, "gossip-key", c.GossipKey, "file with the federation's gossip key (default DATA/gossip.key)")
 	fs.DurationVar(&c.RaftHeartbeat, "raft-heartbeat", c.RaftHeartbeat, "raft heartbeat and election timeout")
+	fs.Uint64Var(&c.RaftSnapshotThreshold, "raft-snapshot-threshold", c.RaftSnapshotThreshold, "log entries between state snapshots")
+	fs.Uint64Var(&c.RaftTrailingLogs, "raft-trailing-logs", c.RaftTrailingLogs, "log entries kept after a snapshot for followers a little behind")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "garbage collector target as GOGC (a GOGC environment variable wins)")
 }
 
@@ -326,6 +335,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RaftHeartbeat < 50*time.Millisecond || c.RaftHeartbeat > time.Minute {
 		return bad("raft_heartbeat", "%s: want between 50ms and 1m", c.RaftHeartbeat)
+	}
+	if c.RaftSnapshotThreshold < 16 || c.RaftTrailingLogs < 1 {
+		return bad("raft_snapshot_threshold", "%d (trailing %d): want at least 16 entries, and at least 1 trailing", c.RaftSnapshotThreshold, c.RaftTrailingLogs)
 	}
 	if c.GCPercent < 50 || c.GCPercent > 1000 {
 		return bad("gc_percent", "%d: want between 50 and 1000", c.GCPercent)
