@@ -4,7 +4,7 @@
 GO      ?= go
 BIN     ?= bin/entente
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-DEMO    ?= ./demo-data
+DEMO    ?= ./demo-net
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $(HOME)/go/bin/staticcheck)
 BENCHTIME ?= 2s
 FUZZTIME ?= 20s
@@ -43,12 +43,10 @@ fuzz: ## run each fuzz target for FUZZTIME
 		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg/ || exit 1; \
 	done
 
-demo: build ## create a demo node (once) and run it on 127.0.0.1:8443 until Ctrl-C
-	@if [ ! -f $(DEMO)/keys/age.key ]; then $(BIN) init --state FRA --data $(DEMO) > $(DEMO).card.json; fi
-	@$(BIN) token issue --data $(DEMO) --role officer --subject demo-officer --ttl 8h > $(DEMO).officer.token
-	@echo "officer token in $(DEMO).officer.token; try:"
-	@echo "  ENTENTE_TOKEN=\$$(cat $(DEMO).officer.token) $(BIN) record add --data $(DEMO) --file docs/examples/licence-application.json"
-	$(BIN) serve --data $(DEMO)
+demo: build ## run a 3-state federation (FRA, DEU, GBR on 127.0.0.11-13) seeded from the UN list, until Ctrl-C
+	@$(BIN) testnet down --dir $(DEMO) 2>/dev/null || true
+	@rm -rf $(DEMO)
+	$(BIN) testnet up --nodes 3 --dir $(DEMO)
 
-clean: ## remove build outputs and the demo node
-	rm -rf bin $(DEMO) $(DEMO).card.json $(DEMO).officer.token bench.txt
+clean: ## remove build outputs and the demo federation
+	rm -rf bin $(DEMO) bench.txt
