@@ -13,7 +13,7 @@ import (
 )
 
 // FSM adapts the replicated state to raft. It only delegates: decoding and rules live in
-// federation/state.
+// federation/state. It is a raft.BatchingFSM, so a batch of entries costs one commit.
 type FSM struct {
 	st *state.State
 }
@@ -23,6 +23,27 @@ func NewFSM(st *state.State) *FSM { return &FSM{st: st} }
 
 // Apply applies one committed entry and returns its *state.Result.
 func (f *FSM) Apply(l *raft.Log) interface{} { return f.st.Apply(l.Index, l.Data) }
+
+// ApplyBatch applies a batch of committed entries in one state transaction; raft hands
+// over up to MaxAppendEntries at a time. Configuration entries carry no command.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
+	out := make([]interface{}, len(logs))
+	var batch []state.Committed
+	var at []int
+	for i, l := range logs {
+		if l.Type == raft.LogCommand {
+			batch = append(batch, state.Committed{Index: l.Index, Data: l.Data})
+			at = append(at, i)
+		}
+	}
+	if len(batch) == 0 {
+		return out
+	}
+	for j, r := range f.st.ApplyBatch(batch) {
+		out[at[j]] = r
+	}
+	return out
+}
 
 // Snapshot fixes the state as it is now; raft persists it later.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
@@ -50,3 +71,5 @@ func (p *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (p *fsmSnapshot) Release() { p.s.Release() }
+
+var _ raft.BatchingFSM = (*FSM)(nil)

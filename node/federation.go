@@ -646,24 +646,12 @@ func (n *Node) peerCall(ctx context.Context, leader state.Member, path string, b
 	if err != nil {
 		return err
 	}
-	want := leader.TLSPin
-	tr := &http.Transport{TLSClientConfig: &tls.Config{
-		MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{n.id.TLS},
-		// The leader's certificate is self-signed; its roster pin replaces chain validation.
-		InsecureSkipVerify: true,
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 || pinOf(cs.PeerCertificates[0].RawSubjectPublicKeyInfo) != want {
-				return fmt.Errorf("the leader's certificate does not match %s's roster pin", leader.Code)
-			}
-			return nil
-		}}}
-	defer tr.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(leader.APIURL, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := (&http.Client{Transport: tr, Timeout: 15 * time.Second}).Do(req)
+	resp, err := n.peerClient(leader).Do(req)
 	if err != nil {
 		return fmt.Errorf("forward to the leader %s: %w", leader.Code, err)
 	}
@@ -684,6 +672,34 @@ func (n *Node) peerCall(ctx context.Context, leader state.Member, path string, b
 		return fmt.Errorf("the leader %s refused: %s", leader.Code, eb.Error.Message)
 	}
 	return json.Unmarshal(data, out)
+}
+
+// peerClient is a keep-alive client for one member's API, pinned to its roster
+// certificate and presenting this node's; one per pin, so forwarded writes do not pay a
+// TLS handshake each.
+func (n *Node) peerClient(m state.Member) *http.Client {
+	n.peersMu.Lock()
+	defer n.peersMu.Unlock()
+	if c, ok := n.peers[m.TLSPin]; ok {
+		return c
+	}
+	want, code := m.TLSPin, m.Code
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, TLSClientConfig: &tls.Config{
+		MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{n.id.TLS},
+		// The member's certificate is self-signed; its roster pin replaces chain validation.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || pinOf(cs.PeerCertificates[0].RawSubjectPublicKeyInfo) != want {
+				return fmt.Errorf("the certificate does not match %s's roster pin", code)
+			}
+			return nil
+		}}}
+	if n.peers == nil {
+		n.peers = map[string]*http.Client{}
+	}
+	c := &http.Client{Transport: tr, Timeout: 15 * time.Second}
+	n.peers[m.TLSPin] = c
+	return c
 }
 
 func pinOf(spki []byte) string {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -62,6 +63,9 @@ type Node struct {
 	// fed is set once the node has joined a federation (serve with a genesis).
 	fed    atomic.Pointer[federation.Federation]
 	rotate sync.Mutex
+
+	peersMu sync.Mutex
+	peers   map[string]*http.Client // keep-alive clients for other members' APIs, by pin
 }
 
 // Options adjust a node for tests and tools.
@@ -161,6 +165,11 @@ func Audience(id *identity.Identity) string {
 func (n *Node) Close() error {
 	n.ready.Store(false)
 	n.commit.Close()
+	n.peersMu.Lock()
+	for _, c := range n.peers {
+		c.CloseIdleConnections()
+	}
+	n.peersMu.Unlock()
 	return n.db.Close()
 }
 

@@ -306,15 +306,24 @@ func (t *Net) Down(timeout time.Duration) error {
 	return errors.Join(errs...)
 }
 
-// DownDir stops the network described by DIR/testnet.json, started by another process.
-func DownDir(dir string, timeout time.Duration) error {
+// ReadManifest reads DIR/testnet.json.
+func ReadManifest(dir string) (*Manifest, error) {
 	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
 	if err != nil {
-		return fmt.Errorf("testnet: no network in %s: %w", dir, err)
+		return nil, fmt.Errorf("testnet: no network in %s: %w", dir, err)
 	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("testnet: %s: %w", ManifestFile, err)
+		return nil, fmt.Errorf("testnet: %s: %w", ManifestFile, err)
+	}
+	return &m, nil
+}
+
+// DownDir stops the network described by DIR/testnet.json, started by another process.
+func DownDir(dir string, timeout time.Duration) error {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return err
 	}
 	var errs []error
 	for _, n := range m.Nodes {

@@ -42,7 +42,7 @@ func commands() map[string]command {
 		"federation": {"found a federation and look at it (genesis|gossip-key|status|members|rotate-chair)", runFederation},
 		"watchlist":  {"nominate, vote, appeal, renew, list the consensus watchlist", runWatchlist},
 		"indicator":  {"publish, corroborate, withdraw, list risk indicators", runIndicator},
-		"testnet":    {"run a local federation of real node processes (up|down)", runTestnet},
+		"testnet":    {"run a local federation of real node processes (up|token|down)", runTestnet},
 		"audit":      {"verify the audit trail's hash chain (verify)", runAudit},
 		"version":    {"print the version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "entente", version); return nil }},
 	}

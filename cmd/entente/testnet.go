@@ -15,7 +15,7 @@ import (
 // address with its own identity and one shared genesis.
 func runTestnet(e *env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: testnet needs a verb: up or down", errUsage)
+		return fmt.Errorf("%w: testnet needs a verb: up, token or down", errUsage)
 	}
 	verb, args := args[0], args[1:]
 	switch verb {
@@ -57,6 +57,29 @@ func runTestnet(e *env, args []string) error {
 		<-ctx.Done()
 		fmt.Fprintln(e.stderr, "testnet: stopping")
 		return net.Down(20 * time.Second)
+	case "token":
+		fs := newFlags(e, "testnet token", "testnet token [--dir ./testnet] --state FRA --role officer")
+		dir := fs.String("dir", "./testnet", "the network's directory")
+		state := fs.String("state", "FRA", "whose node")
+		role := fs.String("role", "officer", "which role's token")
+		if err := parseNoArgs(fs, args); err != nil {
+			return err
+		}
+		m, err := testnet.ReadManifest(*dir)
+		if err != nil {
+			return err
+		}
+		for _, n := range m.Nodes {
+			if n.State == *state {
+				tok, ok := n.Tokens[*role]
+				if !ok {
+					return fmt.Errorf("%w: no %q token (roles: officer, analyst, steering, integrator, auditor, operator)", errUsage, *role)
+				}
+				fmt.Fprintln(e.stdout, tok)
+				return nil
+			}
+		}
+		return fmt.Errorf("no node for %s in %s", *state, *dir)
 	case "down":
 		fs := newFlags(e, "testnet down", "testnet down [--dir ./testnet]")
 		dir := fs.String("dir", "./testnet", "the network's directory")

@@ -26,58 +26,73 @@ func reject(format string, args ...any) error { return &rejection{fmt.Sprintf(fo
 // not decode or the state file cannot be written: replicas would diverge, so the node must
 // stop loudly rather than go on.
 func (s *State) Apply(index uint64, data []byte) *Result {
-	e, err := command.UnmarshalEntry(data)
-	if err != nil {
-		panic(fmt.Sprintf("state: log entry %d does not decode: %v", index, err))
+	return s.ApplyBatch([]Committed{{Index: index, Data: data}})[0]
+}
+
+// Committed is one committed log entry.
+type Committed struct {
+	Index uint64
+	Data  []byte
+}
+
+// ApplyBatch applies committed entries in order, in one transaction: one commit and one
+// fsync for the whole batch. That is safe because no rule writes anything before it
+// decides to reject, so a rejected entry leaves the shared transaction as it found it.
+func (s *State) ApplyBatch(entries []Committed) []*Result {
+	type decoded struct {
+		e command.Entry
+		c *command.Command
 	}
-	c, err := command.Unmarshal(e.Command)
-	if err != nil {
-		panic(fmt.Sprintf("state: command at log entry %d does not decode: %v", index, err))
+	ds := make([]decoded, len(entries))
+	for i, en := range entries {
+		e, err := command.UnmarshalEntry(en.Data)
+		if err != nil {
+			panic(fmt.Sprintf("state: log entry %d does not decode: %v", en.Index, err))
+		}
+		c, err := command.Unmarshal(e.Command)
+		if err != nil {
+			panic(fmt.Sprintf("state: command at log entry %d does not decode: %v", en.Index, err))
+		}
+		ds[i] = decoded{e, c}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	res := &Result{Index: index, Type: c.Type, Origin: c.Origin}
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	results := make([]*Result, len(entries))
+	err := s.db.Update(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bMeta)
-		if index <= getU64(meta, kApplied) {
-			res.Skipped = true // already applied before a restart
-			return nil
-		}
-		now := max(int64(getU64(meta, kNow)), e.Stamp)
-		a := &applier{s: s, tx: tx, index: index, now: now, c: c, res: res}
-		if err := a.apply(); err != nil {
-			var rj *rejection
-			if !errors.As(err, &rj) {
-				return err
+		applied, now := getU64(meta, kApplied), int64(getU64(meta, kNow))
+		for i, en := range entries {
+			d := ds[i]
+			res := &Result{Index: en.Index, Type: d.c.Type, Origin: d.c.Origin}
+			results[i] = res
+			if en.Index <= applied {
+				res.Skipped = true // already applied before a restart
+				continue
 			}
-			// A rejection changes nothing but its record: undo what apply wrote.
-			res.Rejected, res.Alerts = rj.reason, nil
-			return errRollback
+			now = max(now, d.e.Stamp)
+			a := &applier{s: s, tx: tx, index: en.Index, now: now, c: d.c, res: res}
+			if err := a.apply(); err != nil {
+				var rj *rejection
+				if !errors.As(err, &rj) {
+					return err
+				}
+				res.Rejected, res.Alerts = rj.reason, nil
+				if err := tx.Bucket(bResults).Put(u64key(en.Index), []byte(rj.reason)); err != nil {
+					return err
+				}
+			}
+			applied = en.Index
 		}
 		if err := putU64(meta, kNow, uint64(now)); err != nil {
 			return err
 		}
-		return putU64(meta, kApplied, index)
+		return putU64(meta, kApplied, applied)
 	})
-	if errors.Is(err, errRollback) {
-		err = s.db.Update(func(tx *bbolt.Tx) error {
-			meta := tx.Bucket(bMeta)
-			if err := tx.Bucket(bResults).Put(u64key(index), []byte(res.Rejected)); err != nil {
-				return err
-			}
-			if err := putU64(meta, kNow, uint64(max(int64(getU64(meta, kNow)), e.Stamp))); err != nil {
-				return err
-			}
-			return putU64(meta, kApplied, index)
-		})
-	}
 	if err != nil {
-		panic(fmt.Sprintf("state: applying log entry %d: %v", index, err))
+		panic(fmt.Sprintf("state: applying log entries %d-%d: %v", entries[0].Index, entries[len(entries)-1].Index, err))
 	}
-	return res
+	return results
 }
-
-var errRollback = errors.New("rollback")
 
 // applier carries one command through its rules.
 type applier struct {
@@ -87,6 +102,8 @@ type applier struct {
 	now   int64
 	c     *command.Command
 	res   *Result
+	// purged is set when the command removed its subject from the state.
+	purged bool
 }
 
 func (a *applier) alert(kind, subject string) error {
@@ -131,9 +148,18 @@ func (a *applier) apply() error {
 	if err != nil {
 		return reject("%v", err)
 	}
-	if err := a.tx.Bucket(bCommands).Put(u64key(a.index), raw); err != nil {
+	if err := a.dispatch(p); err != nil {
 		return err
 	}
+	if a.purged {
+		return nil // the command purged its subject, and with it the subject's commands
+	}
+	return a.tx.Bucket(bCommands).Put(u64key(a.index), raw)
+}
+
+// dispatch applies p's rules. Every rule is checked before anything is written, so a
+// rejection leaves the transaction untouched and entries can share one transaction.
+func (a *applier) dispatch(p command.Payload) error {
 	switch p := p.(type) {
 	case *command.Nominate:
 		return a.nominate(p)
@@ -407,12 +433,10 @@ func (a *applier) purgeEntry(e *Entry) error {
 			return err
 		}
 	}
-	if err := a.tx.Bucket(bCommands).Delete(u64key(a.index)); err != nil {
-		return err
-	}
 	if err := a.tx.Bucket(bEntries).Delete([]byte(e.ID)); err != nil {
 		return err
 	}
+	a.purged = true
 	return a.alert("purged", "watchlist/"+e.ID)
 }
 
@@ -516,7 +540,7 @@ func (a *applier) indicatorTransition(id, to string) error {
 		if end := in.Published + a.s.pol.RetentionFor("indicator").Nanoseconds(); a.now < end {
 			return reject("indicator %s is retained until %s", in.ID, stamp(end))
 		}
-		for _, idx := range append(in.Commands, a.index) {
+		for _, idx := range in.Commands {
 			if err := a.tx.Bucket(bCommands).Delete(u64key(idx)); err != nil {
 				return err
 			}
@@ -524,6 +548,7 @@ func (a *applier) indicatorTransition(id, to string) error {
 		if err := a.tx.Bucket(bIndicators).Delete([]byte(in.ID)); err != nil {
 			return err
 		}
+		a.purged = true
 		return a.alert("purged", "indicator/"+in.ID)
 	default:
 		return reject("indicator %s is %s and cannot move to %s", in.ID, in.Status, to)
@@ -544,6 +569,7 @@ func (a *applier) epochKey(p *command.EpochKey) error {
 
 // storeKeys records data keys that travel with a command; a key id is never reused.
 func (a *applier) storeKeys(keys []seal.WrappedKey) error {
+	var fresh []seal.WrappedKey
 	for _, k := range keys {
 		if !slices.Contains(k.Recipients, a.c.Origin) {
 			return reject("data key %s is not wrapped for its own origin %s", k.ID, a.c.Origin)
@@ -557,6 +583,11 @@ func (a *applier) storeKeys(keys []seal.WrappedKey) error {
 			}
 			continue
 		}
+		fresh = append(fresh, k)
+	}
+	// Written only once every key passed, so a rejection leaves nothing behind.
+	for _, k := range fresh {
+		b, _ := json.Marshal(k)
 		if err := a.tx.Bucket(bKeys).Put([]byte(k.ID), b); err != nil {
 			return err
 		}

@@ -288,6 +288,20 @@ func TestReplicasAgree(t *testing.T) {
 		t.Fatalf("replicas differ after the same log:\n%s\n%s", ha, hb)
 	}
 
+	// The whole log as one batch, rejections included, gives the same state.
+	batched := f.open("batched.db")
+	var all []Committed
+	for i, data := range f.log {
+		all = append(all, Committed{Index: uint64(i + 1), Data: data})
+	}
+	rs := batched.ApplyBatch(all)
+	if rs[2].Rejected == "" {
+		t.Fatal("the rejection inside the batch was lost")
+	}
+	if h, _ := batched.Hash(); h != ha {
+		t.Fatal("applying the log as one batch gives another state than entry by entry")
+	}
+
 	// Replaying applied entries after a restart changes nothing.
 	dir := t.TempDir()
 	c, err := Open(filepath.Join(dir, "c.db"), f.genesis)
