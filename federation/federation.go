@@ -86,6 +86,10 @@ type Federation struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	leaderMu    sync.Mutex
+	leaderCache state.Member
+	leaderAt    time.Time
 }
 
 // Start opens the state and raft files, bootstraps raft from the genesis on first start,
@@ -241,17 +245,28 @@ func (f *Federation) Shutdown() error {
 // IsLeader reports whether this node holds the chair.
 func (f *Federation) IsLeader() bool { return f.raft.State() == raft.Leader }
 
+// leaderCacheTTL is how long the leader's gossip-announced address is reused; gossip
+// verifies the metadata's signature on every query, which every forwarded write would
+// otherwise pay.
+const leaderCacheTTL = 2 * time.Second
+
 // Leader returns the roster member that leads, if one is known.
 func (f *Federation) Leader() (state.Member, bool) {
 	_, id := f.raft.LeaderWithID()
 	if id == "" {
 		return state.Member{}, false
 	}
+	f.leaderMu.Lock()
+	defer f.leaderMu.Unlock()
+	if f.leaderCache.Code == string(id) && time.Since(f.leaderAt) < leaderCacheTTL {
+		return f.leaderCache, true
+	}
 	for _, m := range f.st.Roster() {
 		if m.Code == string(id) {
 			if g, ok := f.gossip.Member(m.Code); ok && g.Meta.APIURL != "" {
 				m.APIURL = g.Meta.APIURL
 			}
+			f.leaderCache, f.leaderAt = m, time.Now()
 			return m, true
 		}
 	}
@@ -268,6 +283,20 @@ func (f *Federation) Propose(ctx context.Context, c *command.Command) (*state.Re
 	if _, err := c.Verify(f.keys(c.Origin)); err != nil {
 		return nil, err
 	}
+	return f.propose(ctx, c)
+}
+
+// ProposeOwn is Propose for a command this node has just signed with its own key: the
+// signature is not checked again here (the leader checks a forwarded command, and every
+// replica checks each command when it applies it).
+func (f *Federation) ProposeOwn(ctx context.Context, c *command.Command) (*state.Result, error) {
+	if c.Origin != f.cfg.Identity.State {
+		return nil, fmt.Errorf("%w: ProposeOwn with a command from %s", command.ErrSignature, c.Origin)
+	}
+	return f.propose(ctx, c)
+}
+
+func (f *Federation) propose(ctx context.Context, c *command.Command) (*state.Result, error) {
 	if _, err := command.Decode(c); err != nil {
 		return nil, err
 	}
@@ -516,7 +545,7 @@ func (f *Federation) proposeDue() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), applyTimeout)
-		res, err := f.Propose(ctx, c)
+		res, err := f.ProposeOwn(ctx, c)
 		cancel()
 		switch {
 		case err != nil:

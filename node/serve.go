@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -104,6 +105,20 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 				n.log.Warn("leaving the federation", "err", err)
 			}
 		}()
+	}
+
+	if n.cfg.PprofAddr != "" {
+		pl, err := net.Listen("tcp", n.cfg.PprofAddr)
+		if err != nil {
+			return fmt.Errorf("pprof_addr %s: %w", n.cfg.PprofAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		ps := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = ps.Serve(pl) }()
+		defer ps.Close()
+		n.log.Warn("serving the Go profiler", "addr", pl.Addr().String())
 	}
 
 	errc := make(chan error, 2)

@@ -48,6 +48,8 @@ type Options struct {
 	// LogFiles sends each node's output to DATA/serve.log and starts it in its own
 	// session, so that it outlives the command that started it.
 	LogFiles bool
+	// PprofPort, when set, serves each node's profiler on its own address at this port.
+	PprofPort int
 	// Progress, when set, is told what is happening.
 	Progress func(string)
 }
@@ -180,6 +182,10 @@ func Up(ctx context.Context, o Options) (*Net, error) {
 		}
 		n.Flags = append([]string{"--genesis", net.Genesis, "--raft-addr", raftAddrs[i], "--gossip-addr", gossipAddrs[i],
 			"--raft-heartbeat", o.Heartbeat.String()}, o.Extra...)
+		if o.PprofPort > 0 {
+			host, _, _ := strings.Cut(raftAddrs[i], ":")
+			n.Flags = append(n.Flags, "--pprof-addr", fmt.Sprintf("%s:%d", host, o.PprofPort))
+		}
 		wg.Add(1)
 		go func(i int, n *Node) {
 			defer wg.Done()

@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -199,6 +200,10 @@ func (a *applier) getEntry(id string) (*Entry, error) {
 
 func (a *applier) putEntry(e *Entry) error {
 	e.Commands = append(e.Commands, a.index)
+	at, to := entryDeadline(e, a.s.pol)
+	if err := a.reschedule("watchlist/"+e.ID, &e.DeadlineAt, &e.DeadlineTo, at, to); err != nil {
+		return err
+	}
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -436,6 +441,9 @@ func (a *applier) purgeEntry(e *Entry) error {
 	if err := a.tx.Bucket(bEntries).Delete([]byte(e.ID)); err != nil {
 		return err
 	}
+	if err := a.reschedule("watchlist/"+e.ID, &e.DeadlineAt, &e.DeadlineTo, 0, ""); err != nil {
+		return err
+	}
 	a.purged = true
 	return a.alert("purged", "watchlist/"+e.ID)
 }
@@ -454,6 +462,10 @@ func (a *applier) getIndicator(id string) (*Indicator, error) {
 
 func (a *applier) putIndicator(in *Indicator) error {
 	in.Commands = append(in.Commands, a.index)
+	at, to := indicatorDeadline(in, a.s.pol)
+	if err := a.reschedule("indicator/"+in.ID, &in.DeadlineAt, &in.DeadlineTo, at, to); err != nil {
+		return err
+	}
 	b, err := json.Marshal(in)
 	if err != nil {
 		return err
@@ -548,6 +560,9 @@ func (a *applier) indicatorTransition(id, to string) error {
 		if err := a.tx.Bucket(bIndicators).Delete([]byte(in.ID)); err != nil {
 			return err
 		}
+		if err := a.reschedule("indicator/"+in.ID, &in.DeadlineAt, &in.DeadlineTo, 0, ""); err != nil {
+			return err
+		}
 		a.purged = true
 		return a.alert("purged", "indicator/"+in.ID)
 	default:
@@ -593,6 +608,60 @@ func (a *applier) storeKeys(keys []seal.WrappedKey) error {
 		}
 	}
 	return nil
+}
+
+// entryDeadline is an entry's next deadline, decided by its status alone, so that the
+// index and the rules agree.
+func entryDeadline(e *Entry, pol policy.Policy) (int64, string) {
+	v := pol.Voting
+	switch e.Status {
+	case StatusNominated:
+		return e.WindowEnds, "closed"
+	case StatusListed:
+		return e.ReviewDue, "review-due"
+	case StatusAppealed:
+		return e.AppealEnds, "appeal-closed"
+	case StatusReviewDue:
+		return e.ReviewDue + time.Duration(v.Grace).Nanoseconds(), "expired"
+	case StatusDelisted:
+		return e.Ended, "expired"
+	case StatusExpired:
+		return e.Nominated + pol.RetentionFor(e.Kind).Nanoseconds(), "purged"
+	}
+	return 0, "" // disputed: the steering body decides, no clock does
+}
+
+// indicatorDeadline is an indicator's next deadline.
+func indicatorDeadline(in *Indicator, pol policy.Policy) (int64, string) {
+	if in.Status == "active" {
+		return in.ValidUntil, "expired"
+	}
+	return in.Published + pol.RetentionFor("indicator").Nanoseconds(), "purged"
+}
+
+// reschedule moves subject's entry in the deadline index from (*at, *to) to (nat, nto);
+// nat 0 removes it.
+func (a *applier) reschedule(subject string, at *int64, to *string, nat int64, nto string) error {
+	if *at == nat && *to == nto {
+		return nil
+	}
+	b := a.tx.Bucket(bDeadlines)
+	if *at != 0 {
+		if err := b.Delete(deadlineKey(*at, subject)); err != nil {
+			return err
+		}
+	}
+	if nat != 0 {
+		if err := b.Put(deadlineKey(nat, subject), []byte(nto)); err != nil {
+			return err
+		}
+	}
+	*at, *to = nat, nto
+	return nil
+}
+
+func deadlineKey(at int64, subject string) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, uint64(max(at, 0))), subject...)
 }
 
 func cutSubject(s string) (kind, id string, ok bool) {

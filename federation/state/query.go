@@ -1,8 +1,8 @@
 package state
 
 import (
+	"encoding/binary"
 	"encoding/json"
-	"sort"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -117,49 +117,24 @@ func (s *State) SignedCommand(index uint64) (*command.Command, bool, error) {
 	return c, c != nil, err
 }
 
+// maxDue bounds how many transitions one call returns; the rest come next time.
+const maxDue = 256
+
 // Due lists the deadline transitions that have fallen due at now, for the leader to
-// propose. Proposing one early is harmless: apply rejects it.
+// propose, from the deadline index: the cost is what is due, not the size of the state.
+// Proposing one early is harmless: apply rejects it.
 func (s *State) Due(now time.Time) ([]command.Transition, error) {
-	t := now.UnixNano()
-	pol := s.Policy()
-	v := pol.Voting
+	limit := uint64(max(now.UnixNano(), 0))
 	var out []command.Transition
-	entries, err := s.Entries("")
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range entries {
-		to := ""
-		switch {
-		case e.Status == StatusNominated && t >= e.WindowEnds:
-			to = "closed"
-		case e.Status == StatusListed && t >= e.ReviewDue:
-			to = "review-due"
-		case e.Status == StatusAppealed && t >= e.AppealEnds:
-			to = "appeal-closed"
-		case e.Status == StatusReviewDue && t >= e.ReviewDue+time.Duration(v.Grace).Nanoseconds():
-			to = "expired"
-		case e.Status == StatusDelisted:
-			to = "expired"
-		case e.Status == StatusExpired && t >= e.Nominated+pol.RetentionFor(e.Kind).Nanoseconds():
-			to = "purged"
+	err := s.view(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bDeadlines).Cursor()
+		for k, v := c.First(); k != nil && len(out) < maxDue; k, v = c.Next() {
+			if len(k) < 8 || binary.BigEndian.Uint64(k) > limit {
+				break
+			}
+			out = append(out, command.Transition{Subject: string(k[8:]), To: string(v)})
 		}
-		if to != "" {
-			out = append(out, command.Transition{Subject: "watchlist/" + e.ID, To: to})
-		}
-	}
-	inds, err := s.Indicators()
-	if err != nil {
-		return nil, err
-	}
-	for _, in := range inds {
-		switch {
-		case in.Status == "active" && t >= in.ValidUntil:
-			out = append(out, command.Transition{Subject: "indicator/" + in.ID, To: "expired"})
-		case in.Status != "active" && t >= in.Published+pol.RetentionFor("indicator").Nanoseconds():
-			out = append(out, command.Transition{Subject: "indicator/" + in.ID, To: "purged"})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Subject < out[j].Subject })
-	return out, nil
+		return nil
+	})
+	return out, err
 }

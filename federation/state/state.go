@@ -42,7 +42,11 @@ var (
 	bEpochs     = []byte("epochs")
 	bAlerts     = []byte("alerts")
 	bResults    = []byte("results")
-	allBuckets  = [][]byte{bMeta, bEntries, bIndicators, bCommands, bKeys, bEpochs, bAlerts, bResults}
+	// bDeadlines indexes each subject's next deadline: key = time (8 bytes, big-endian
+	// Unix nanoseconds) || subject, value = the transition due then. The leader reads
+	// only what has fallen due instead of scanning the whole state.
+	bDeadlines = []byte("deadlines")
+	allBuckets = [][]byte{bMeta, bEntries, bIndicators, bCommands, bKeys, bEpochs, bAlerts, bResults, bDeadlines}
 )
 
 // Meta keys.
@@ -161,6 +165,9 @@ type Entry struct {
 	// Commands are the log indices of the signed commands about this entry, kept in the
 	// state so that any member can re-verify who said what.
 	Commands []uint64 `json:"commands"`
+	// DeadlineAt and DeadlineTo are the entry's next deadline, as indexed.
+	DeadlineAt int64  `json:"deadline_at,omitempty"`
+	DeadlineTo string `json:"deadline_to,omitempty"`
 }
 
 // AppealRecord is an appeal against a listing.
@@ -183,6 +190,8 @@ type Indicator struct {
 	Status        string           `json:"status"` // active, withdrawn, expired
 	Corroborators map[string]int64 `json:"corroborators,omitempty"`
 	Commands      []uint64         `json:"commands"`
+	DeadlineAt    int64            `json:"deadline_at,omitempty"`
+	DeadlineTo    string           `json:"deadline_to,omitempty"`
 }
 
 // Alert is one event a consumer should act on, raised by exactly one applied command.

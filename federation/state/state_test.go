@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"go.etcd.io/bbolt"
 
 	"github.com/entente/entente/crypto/jws"
 	"github.com/entente/entente/federation/command"
@@ -163,6 +164,7 @@ func TestLifecycle(t *testing.T) {
 	if _, ok, _ := s.Entry("FRA-N-1"); ok {
 		t.Fatal("a purged entry is still in the state")
 	}
+	checkDeadlineIndex(t, s)
 	// Nothing about the purged entry survives in the replicated state's signed commands.
 	for i := uint64(1); i <= uint64(len(f.log)); i++ {
 		if c, ok, _ := s.SignedCommand(i); ok && bytes.Contains(c.Payload, []byte("FRA-N-1")) {
@@ -287,6 +289,7 @@ func TestReplicasAgree(t *testing.T) {
 	if ha != hb {
 		t.Fatalf("replicas differ after the same log:\n%s\n%s", ha, hb)
 	}
+	checkDeadlineIndex(t, a)
 
 	// The whole log as one batch, rejections included, gives the same state.
 	batched := f.open("batched.db")
@@ -387,4 +390,71 @@ func TestDueListsWhatHasFallenDue(t *testing.T) {
 	if len(due) != 1 || due[0].To != "closed" || due[0].Subject != "watchlist/N" {
 		t.Fatalf("due after the window: %+v", due)
 	}
+}
+
+// checkDeadlineIndex fails unless the deadline index holds exactly one key per subject
+// with a deadline, the one its status implies.
+func checkDeadlineIndex(t *testing.T, s *State) {
+	t.Helper()
+	want := map[string]string{}
+	es, _ := s.Entries("")
+	for _, e := range es {
+		if at, to := entryDeadline(e, s.Policy()); at != 0 {
+			want[string(deadlineKey(at, "watchlist/"+e.ID))] = to
+		}
+	}
+	ins, _ := s.Indicators()
+	for _, in := range ins {
+		if at, to := indicatorDeadline(in, s.Policy()); at != 0 {
+			want[string(deadlineKey(at, "indicator/"+in.ID))] = to
+		}
+	}
+	have := map[string]string{}
+	_ = s.view(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bDeadlines).ForEach(func(k, v []byte) error { have[string(k)] = string(v); return nil })
+	})
+	if len(have) != len(want) {
+		t.Fatalf("deadline index holds %d keys, the state implies %d", len(have), len(want))
+	}
+	for k, v := range want {
+		if have[k] != v {
+			t.Fatalf("deadline index: %q -> %q, want %q", k[8:], have[k], v)
+		}
+	}
+}
+
+func TestDueFollowsTheLifecycle(t *testing.T) {
+	f := newFed(t)
+	s := f.open("a.db")
+	due := func(at time.Time) []string {
+		ts, err := s.Due(at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, tr := range ts {
+			out = append(out, tr.Subject+" "+tr.To)
+		}
+		return out
+	}
+	wantOK(t, f.do(s, "FRA", nomination("N")), "")
+	wantOK(t, f.do(s, "GBR", &command.Indicator{ID: "I", Kind: "route", Subject: pub(`"IRN"`), Severity: 2, Evidence: pub(`"x"`), ValidUntil: f.clock.Add(2 * time.Hour).Unix()}), "")
+	checkDeadlineIndex(t, s)
+	if got := due(f.clock); len(got) != 0 {
+		t.Fatalf("due at once: %v", got)
+	}
+	f.clock = f.clock.Add(time.Hour)
+	if got := due(f.clock); len(got) != 1 || got[0] != "watchlist/N closed" {
+		t.Fatalf("after the window: %v", got)
+	}
+	wantRejected(t, f.do(s, "DEU", &command.Vote{Entry: "N", Position: "endorse"}), "window")
+	f.clock = f.clock.Add(time.Minute)
+	wantOK(t, f.do(s, "DEU", &command.Transition{Subject: "watchlist/N", To: "closed"}), "")
+	checkDeadlineIndex(t, s)
+	if got := due(f.clock.Add(2 * time.Hour)); len(got) != 1 || got[0] != "indicator/I expired" {
+		t.Fatalf("two hours on: %v", got)
+	}
+	f.clock = f.clock.Add(2 * time.Hour)
+	wantOK(t, f.do(s, "DEU", &command.Transition{Subject: "indicator/I", To: "expired"}), "indicator-expired")
+	checkDeadlineIndex(t, s)
 }

@@ -103,6 +103,9 @@ type Config struct {
 	// followers that are only a little behind.
 	RaftSnapshotThreshold uint64
 	RaftTrailingLogs      uint64
+	// PprofAddr, when set, serves Go's profiler there; loopback only, for diagnosing a
+	// node under load.
+	PprofAddr string
 	// GCPercent is the garbage collector's target (as GOGC). A node's live heap is tens
 	// of megabytes, so collecting half as often buys a third more throughput for little
 	// memory. A GOGC environment variable, when set, wins.
@@ -153,6 +156,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.RaftHeartbeat, "raft-heartbeat", c.RaftHeartbeat, "raft heartbeat and election timeout")
 	fs.Uint64Var(&c.RaftSnapshotThreshold, "raft-snapshot-threshold", c.RaftSnapshotThreshold, "log entries between state snapshots")
 	fs.Uint64Var(&c.RaftTrailingLogs, "raft-trailing-logs", c.RaftTrailingLogs, "log entries kept after a snapshot for followers a little behind")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve Go's profiler on this loopback address (off when empty)")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "garbage collector target as GOGC (a GOGC environment variable wins)")
 }
 
@@ -335,6 +339,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RaftHeartbeat < 50*time.Millisecond || c.RaftHeartbeat > time.Minute {
 		return bad("raft_heartbeat", "%s: want between 50ms and 1m", c.RaftHeartbeat)
+	}
+	if c.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return bad("pprof_addr", "%q: the profiler is served on a loopback address only, for example 127.0.0.1:6060", c.PprofAddr)
+		}
 	}
 	if c.RaftSnapshotThreshold < 16 || c.RaftTrailingLogs < 1 {
 		return bad("raft_snapshot_threshold", "%d (trailing %d): want at least 16 entries, and at least 1 trailing", c.RaftSnapshotThreshold, c.RaftTrailingLogs)

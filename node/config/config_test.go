@@ -170,3 +170,12 @@ func TestCommandLineErrorsAreUsageErrors(t *testing.T) {
 		t.Errorf("--help: %v, want flag.ErrHelp", err)
 	}
 }
+
+func TestPprofOnlyOnLoopback(t *testing.T) {
+	if _, err := load(t, []string{"--data", t.TempDir(), "--pprof-addr", "0.0.0.0:6060"}, nil); err == nil || !strings.Contains(err.Error(), "pprof_addr") {
+		t.Fatalf("a profiler on every interface was accepted: %v", err)
+	}
+	if _, err := load(t, []string{"--data", t.TempDir(), "--pprof-addr", "127.0.0.1:6060"}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
