@@ -417,6 +417,11 @@ type Member struct {
 	APIURL   string            `json:"api_url,omitempty"`
 	RaftAddr string            `json:"raft_addr,omitempty"`
 	Leader   bool              `json:"leader"`
+	// RaftRole, Applied and Lag come from the member's own node when it answers: its
+	// raft role, the index it has applied, and how far that is behind the most advanced.
+	RaftRole string `json:"raft_role,omitempty"`
+	Applied  uint64 `json:"applied_index,omitempty"`
+	Lag      uint64 `json:"index_lag"`
 }
 
 // Members lists the roster with what gossip and raft say about each member.

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"filippo.io/age"
@@ -543,13 +544,53 @@ func sortStrings(s []string) {
 	}
 }
 
-// FederationMembers lists the roster with liveness and raft roles.
+// FederationMembers lists the roster with gossip liveness, and each reachable member's
+// raft role and index lag as its own node reports them.
 func (n *Node) FederationMembers() ([]federation.Member, error) {
 	f, err := n.federation()
 	if err != nil {
 		return nil, err
 	}
-	return f.Members(), nil
+	ms := f.Members()
+	roster := map[string]state.Member{}
+	for _, m := range f.State().Roster() {
+		roster[m.Code] = m
+	}
+	var wg sync.WaitGroup
+	for i := range ms {
+		m := &ms[i]
+		if m.Code == n.id.State {
+			s := f.Status()
+			m.RaftRole, m.Applied = s.Role, s.Applied
+			continue
+		}
+		if !m.Alive || m.APIURL == "" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			rm := roster[m.Code]
+			rm.APIURL = m.APIURL
+			var s federation.Status
+			if err := n.peerCall(ctx, http.MethodGet, rm, "/v1/federation/peer-status", nil, &s); err == nil {
+				m.RaftRole, m.Applied = s.Role, s.Applied
+			}
+		}()
+	}
+	wg.Wait()
+	var top uint64
+	for _, m := range ms {
+		top = max(top, m.Applied)
+	}
+	for i := range ms {
+		if ms[i].RaftRole != "" {
+			ms[i].Lag = top - ms[i].Applied
+		}
+	}
+	return ms, nil
 }
 
 // FederationStatus is this node's view of the federation.
@@ -621,7 +662,7 @@ func (n *Node) LeaderReadIndex(ctx context.Context) (uint64, error) {
 // answer only with the leader's signature.
 func (n *Node) Forward(ctx context.Context, leader state.Member, raw []byte) (*state.Result, error) {
 	var res state.Result
-	if err := n.peerCall(ctx, leader, "/v1/federation/forward", raw, &res); err != nil {
+	if err := n.peerCall(ctx, http.MethodPost, leader, "/v1/federation/forward", raw, &res); err != nil {
 		return nil, err
 	}
 	return &res, nil
@@ -632,17 +673,17 @@ func (n *Node) ReadIndex(ctx context.Context, leader state.Member) (uint64, erro
 	var out struct {
 		Index uint64 `json:"index"`
 	}
-	if err := n.peerCall(ctx, leader, "/v1/federation/read-index", nil, &out); err != nil {
+	if err := n.peerCall(ctx, http.MethodPost, leader, "/v1/federation/read-index", nil, &out); err != nil {
 		return 0, err
 	}
 	return out.Index, nil
 }
 
-func (n *Node) peerCall(ctx context.Context, leader state.Member, path string, body []byte, out any) error {
+func (n *Node) peerCall(ctx context.Context, method string, leader state.Member, path string, body []byte, out any) error {
 	if leader.APIURL == "" {
 		return fmt.Errorf("%w: the leader %s has not announced its API", federation.ErrNoLeader, leader.Code)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(leader.APIURL, "/")+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(leader.APIURL, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

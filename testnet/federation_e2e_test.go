@@ -179,6 +179,35 @@ func listsOnEveryNode(t *testing.T, size int) {
 	}
 	converged(t, net)
 
+	// Every node reports its raft role and, once converged, no index lag.
+	var ms struct {
+		Members []struct {
+			Code     string `json:"code"`
+			Alive    bool   `json:"alive"`
+			Leader   bool   `json:"leader"`
+			RaftRole string `json:"raft_role"`
+			Lag      uint64 `json:"index_lag"`
+		} `json:"members"`
+	}
+	if err := call(t, net, f, "analyst", "GET", "/v1/federation/members", nil, &ms); err != nil {
+		t.Fatal(err)
+	}
+	leaders := 0
+	for _, m := range ms.Members {
+		if !m.Alive || m.RaftRole == "" || m.Lag != 0 {
+			t.Fatalf("members view: %+v", ms.Members)
+		}
+		if m.Leader {
+			leaders++
+			if m.RaftRole != "Leader" {
+				t.Fatalf("%s is named leader but reports %s", m.Code, m.RaftRole)
+			}
+		}
+	}
+	if len(ms.Members) != size || leaders != 1 {
+		t.Fatalf("members view: %d members, %d leaders: %+v", len(ms.Members), leaders, ms.Members)
+	}
+
 	// Need-to-know: FRA and DEU read the rationale, GBR sees it sealed with its marking.
 	for i, n := range net.Nodes {
 		e, err := entryOn(t, net, i, id)

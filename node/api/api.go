@@ -202,6 +202,7 @@ func routes() []route {
 		{"POST /v1/federation/rotate-chair", policy.ActFederationAdmin, "Hand the chair to the next voter now.", (*Server).rotateChair},
 		{"POST /v1/federation/forward", actPeer, "Leader only: apply a command a member's node forwarded (mutual TLS).", (*Server).forward},
 		{"POST /v1/federation/read-index", actPeer, "Leader only: the index for a linearizable read (mutual TLS).", (*Server).readIndex},
+		{"GET /v1/federation/peer-status", actPeer, "This node's raft role and applied index, for other members (mutual TLS).", (*Server).federationStatus},
 	}
 }
 
