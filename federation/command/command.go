@@ -32,6 +32,8 @@ const (
 	TypeCorroborate Type = 8  // another state corroborates an indicator
 	TypeWithdraw    Type = 9  // the originator withdraws its indicator
 	TypeEpochKey    Type = 10 // a node publishes its recipient for a key epoch
+	TypeMembership  Type = 11 // a member proposes to admit or remove a state
+	TypeMemberVote  Type = 12 // a voter endorses or objects to a membership proposal
 )
 
 // SkippableBit marks a type that a node which does not know it may skip.
@@ -41,6 +43,7 @@ var typeNames = map[Type]string{
 	TypeNominate: "nominate", TypeVote: "vote", TypeAppeal: "appeal", TypeAppealVote: "appeal-vote",
 	TypeRenew: "renew", TypeTransition: "transition", TypeIndicator: "indicator",
 	TypeCorroborate: "corroborate", TypeWithdraw: "withdraw", TypeEpochKey: "epoch-key",
+	TypeMembership: "membership", TypeMemberVote: "member-vote",
 }
 
 func (t Type) String() string {

@@ -79,7 +79,16 @@ func (f *fixture) payloads(t testing.TB) []Payload {
 		&Corroborate{Indicator: "FRA-I-1"},
 		&Withdraw{Indicator: "FRA-I-1"},
 		&EpochKey{Epoch: 7, Recipient: recipient.Recipient().String()},
+		&Membership{ID: "M-1", Action: "admit", Member: f.card(recipient)},
+		&Membership{ID: "M-2", Action: "remove", State: "ITA"},
+		&MemberVote{Proposal: "M-1", Position: "object", Blocking: true},
 	}
+}
+
+func (f *fixture) card(r *age.X25519Identity) *MemberCard {
+	kb, _ := f.keys.MarshalJSON()
+	return &MemberCard{Code: "NLD", Role: "member", SigningKeys: kb, AgeRecipient: r.Recipient().String(),
+		TLSPin: "sha256:bmxkLXBpbg==", RaftAddr: "127.0.0.15:7443", GossipAddr: "127.0.0.15:7946", APIURL: "https://127.0.0.15:8443"}
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -212,6 +221,28 @@ func TestShapeRules(t *testing.T) {
 		{&Indicator{ID: "I", Kind: "route", Severity: 6, ValidUntil: 1, Subject: pub, Evidence: pub}, "severity"},
 		{&Indicator{ID: "I", Kind: "route", Severity: 3, Subject: pub, Evidence: pub}, "valid_until"},
 		{&EpochKey{Epoch: 1, Recipient: "age1notarecipient"}, "recipient"},
+		{&Membership{ID: "M", Action: "crown", State: "NLD"}, "action"},
+		{&Membership{ID: "M", Action: "admit"}, "member"},
+		{&Membership{ID: "M", Action: "remove", State: "XXA"}, "state"},
+		{&MemberVote{Proposal: "M", Position: "abstain"}, "position"},
+		{&MemberVote{Proposal: "M", Position: "endorse", Blocking: true}, "blocking"},
+	}
+	r, _ := age.GenerateX25519Identity()
+	for field, mut := range map[string]func(c *MemberCard){
+		"member.code":          func(c *MemberCard) { c.Code = "XXA" },
+		"member.role":          func(c *MemberCard) { c.Role = "king" },
+		"member.signing_keys":  func(c *MemberCard) { c.SigningKeys = []byte(`{}`) },
+		"member.age_recipient": func(c *MemberCard) { c.AgeRecipient = "age1x" },
+		"member.tls_pin":       func(c *MemberCard) { c.TLSPin = "md5:x" },
+		"member.raft_addr":     func(c *MemberCard) { c.RaftAddr = "nowhere" },
+		"member.api_url":       func(c *MemberCard) { c.APIURL = "http://plain" },
+	} {
+		c := f.card(r)
+		mut(c)
+		cases = append(cases, struct {
+			p     Payload
+			field string
+		}{&Membership{ID: "M", Action: "admit", Member: c}, field})
 	}
 	// A sealed field whose own marking differs from the field's.
 	moved := f.sealed(t, "watchlist/N", "fields.party", "REL TO DEU,FRA", "x")

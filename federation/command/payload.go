@@ -2,6 +2,10 @@ package command
 
 import (
 	"bytes"
+	"net"
+	"strings"
+
+	"github.com/entente/entente/crypto/jws"
 
 	"encoding/json"
 	"fmt"
@@ -83,6 +87,10 @@ func Decode(c *Command) (Payload, error) {
 		p = &Withdraw{}
 	case TypeEpochKey:
 		p = &EpochKey{}
+	case TypeMembership:
+		p = &Membership{}
+	case TypeMemberVote:
+		p = &MemberVote{}
 	default:
 		return nil, fmt.Errorf("%w: unknown command type %d", ErrMalformed, byte(c.Type))
 	}
@@ -320,8 +328,8 @@ func (*Transition) Type() Type { return TypeTransition }
 // Validate implements Payload.
 func (p *Transition) Validate() error {
 	kind, id, ok := cutSubject(p.Subject)
-	if !ok || (kind != "watchlist" && kind != "indicator") {
-		return invalid("subject", "%q: want watchlist/<id> or indicator/<id>", p.Subject)
+	if !ok || (kind != "watchlist" && kind != "indicator" && kind != "membership") {
+		return invalid("subject", "%q: want watchlist/<id>, indicator/<id> or membership/<id>", p.Subject)
 	}
 	if err := checkID("subject", id); err != nil {
 		return err
@@ -433,3 +441,108 @@ func (p *EpochKey) Validate() error {
 	}
 	return nil
 }
+
+// MemberCard is what the federation records of a state it admits: the keys it signs,
+// decrypts and connects with, and where its node first listens.
+type MemberCard struct {
+	Code         string          `json:"code"`
+	Role         string          `json:"role"`
+	SigningKeys  json.RawMessage `json:"signing_keys"`
+	AgeRecipient string          `json:"age_recipient"`
+	TLSPin       string          `json:"tls_pin"`
+	RaftAddr     string          `json:"raft_addr"`
+	GossipAddr   string          `json:"gossip_addr"`
+	APIURL       string          `json:"api_url"`
+}
+
+func (m *MemberCard) check() error {
+	if err := policy.ValidStateCode(m.Code); err != nil {
+		return invalid("member.code", "%v", err)
+	}
+	switch policy.MemberRole(m.Role) {
+	case policy.RoleVoter, policy.RoleMember, policy.RoleObserver:
+	default:
+		return invalid("member.role", "%q: want voter, member or observer", m.Role)
+	}
+	if _, err := jws.ParseKeySet(m.SigningKeys); err != nil {
+		return invalid("member.signing_keys", "%v", err)
+	}
+	if _, err := age.ParseX25519Recipient(m.AgeRecipient); err != nil {
+		return invalid("member.age_recipient", "want an age X25519 recipient")
+	}
+	if !strings.HasPrefix(m.TLSPin, "sha256:") || len(m.TLSPin) > 64 {
+		return invalid("member.tls_pin", "want sha256:<base64>")
+	}
+	for _, a := range []struct{ name, v string }{{"raft_addr", m.RaftAddr}, {"gossip_addr", m.GossipAddr}} {
+		if _, port, err := net.SplitHostPort(a.v); err != nil || port == "" || len(a.v) > 128 {
+			return invalid("member."+a.name, "want host:port")
+		}
+	}
+	if len(m.APIURL) > 256 || !strings.HasPrefix(m.APIURL, "https://") {
+		return invalid("member.api_url", "want an https URL")
+	}
+	return nil
+}
+
+// Membership proposes to admit a state (with its card) or to remove one. The voters
+// decide within the consultation window, by the same rules as a listing; gossip never
+// changes the roster.
+type Membership struct {
+	ID     string      `json:"id"`
+	Action string      `json:"action"` // admit or remove
+	Member *MemberCard `json:"member,omitempty"`
+	State  string      `json:"state,omitempty"` // for remove
+}
+
+// Type implements Payload.
+func (*Membership) Type() Type { return TypeMembership }
+
+// Validate implements Payload.
+func (p *Membership) Validate() error {
+	if err := checkID("id", p.ID); err != nil {
+		return err
+	}
+	switch p.Action {
+	case "admit":
+		if p.Member == nil || p.State != "" {
+			return invalid("member", "an admission carries the new state's card and no state")
+		}
+		return p.Member.check()
+	case "remove":
+		if p.Member != nil {
+			return invalid("member", "a removal names the state only")
+		}
+		if err := policy.ValidStateCode(p.State); err != nil {
+			return invalid("state", "%v", err)
+		}
+		return nil
+	}
+	return invalid("action", "%q: want admit or remove", p.Action)
+}
+
+// MemberVote is a voter's position on a membership proposal.
+type MemberVote struct {
+	Proposal string `json:"proposal"`
+	Position string `json:"position"` // endorse or object
+	Blocking bool   `json:"blocking,omitempty"`
+}
+
+// Type implements Payload.
+func (*MemberVote) Type() Type { return TypeMemberVote }
+
+// Validate implements Payload.
+func (p *MemberVote) Validate() error {
+	if err := checkID("proposal", p.ID()); err != nil {
+		return err
+	}
+	if p.Position != "endorse" && p.Position != "object" {
+		return invalid("position", "%q: want endorse or object", p.Position)
+	}
+	if p.Blocking && p.Position != "object" {
+		return invalid("blocking", "only an objection can block")
+	}
+	return nil
+}
+
+// ID is the proposal voted on.
+func (p *MemberVote) ID() string { return p.Proposal }

@@ -182,6 +182,10 @@ func (a *applier) dispatch(p command.Payload) error {
 		return a.withdraw(p)
 	case *command.EpochKey:
 		return a.epochKey(p)
+	case *command.Membership:
+		return a.membership(p)
+	case *command.MemberVote:
+		return a.memberVote(p)
 	}
 	return reject("command type %s has no rules", a.c.Type)
 }
@@ -339,8 +343,11 @@ func (a *applier) renew(p *command.Renew) error {
 // it takes effect only when the deadline has passed by the stamped time.
 func (a *applier) transition(p *command.Transition) error {
 	kind, id, _ := cutSubject(p.Subject)
-	if kind == "indicator" {
+	switch kind {
+	case "indicator":
 		return a.indicatorTransition(id, p.To)
+	case "membership":
+		return a.membershipTransition(id, p.To)
 	}
 	e, err := a.getEntry(id)
 	if err != nil {

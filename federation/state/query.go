@@ -43,6 +43,22 @@ func (s *State) Entries(status string) ([]*Entry, error) {
 	return out, err
 }
 
+// Proposals returns every membership proposal, by id.
+func (s *State) Proposals() ([]*Proposal, error) {
+	var out []*Proposal
+	err := s.view(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bProposals).ForEach(func(_, v []byte) error {
+			var p Proposal
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			out = append(out, &p)
+			return nil
+		})
+	})
+	return out, err
+}
+
 // Indicators returns every indicator, by id.
 func (s *State) Indicators() ([]*Indicator, error) {
 	var out []*Indicator

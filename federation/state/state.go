@@ -46,7 +46,7 @@ var (
 	// Unix nanoseconds) || subject, value = the transition due then. The leader reads
 	// only what has fallen due instead of scanning the whole state.
 	bDeadlines = []byte("deadlines")
-	allBuckets = [][]byte{bMeta, bEntries, bIndicators, bCommands, bKeys, bEpochs, bAlerts, bResults, bDeadlines}
+	allBuckets = [][]byte{bMeta, bEntries, bIndicators, bCommands, bKeys, bEpochs, bAlerts, bResults, bDeadlines, bProposals}
 )
 
 // Meta keys.

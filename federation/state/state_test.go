@@ -409,6 +409,12 @@ func checkDeadlineIndex(t *testing.T, s *State) {
 			want[string(deadlineKey(at, "indicator/"+in.ID))] = to
 		}
 	}
+	ps, _ := s.Proposals()
+	for _, p := range ps {
+		if p.Status == ProposalOpen {
+			want[string(deadlineKey(p.WindowEnds, "membership/"+p.ID))] = "closed"
+		}
+	}
 	have := map[string]string{}
 	_ = s.view(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bDeadlines).ForEach(func(k, v []byte) error { have[string(k)] = string(v); return nil })
@@ -457,4 +463,88 @@ func TestDueFollowsTheLifecycle(t *testing.T) {
 	f.clock = f.clock.Add(2 * time.Hour)
 	wantOK(t, f.do(s, "DEU", &command.Transition{Subject: "indicator/I", To: "expired"}), "indicator-expired")
 	checkDeadlineIndex(t, s)
+}
+
+func (f *fed) newcomer(code string) *command.MemberCard {
+	f.t.Helper()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	s := jws.NewSigner(priv)
+	ks := jws.NewKeySet()
+	ks.Add(s.Public())
+	kb, _ := ks.MarshalJSON()
+	id, _ := age.GenerateX25519Identity()
+	f.signers[code] = s
+	return &command.MemberCard{Code: code, Role: "member", SigningKeys: kb, AgeRecipient: id.Recipient().String(),
+		TLSPin: "sha256:" + code, RaftAddr: "127.0.0.20:7443", GossipAddr: "127.0.0.20:7946", APIURL: "https://127.0.0.20:8443"}
+}
+
+func onRoster(s *State, code string) bool {
+	for _, m := range s.Roster() {
+		if m.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// TestMembership admits a state by the voters' decision and lets it act, refuses a
+// removal a voter blocks, and keeps every replica's roster equal.
+func TestMembership(t *testing.T) {
+	f := newFed(t)
+	s := f.open("a.db")
+	card := f.newcomer("NLD")
+	// NLD is not a member yet: its nomination is refused.
+	wantRejected(t, f.do(s, "NLD", nomination("NLD-1")), "not a member")
+
+	wantOK(t, f.do(s, "ITA", &command.Membership{ID: "M-1", Action: "admit", Member: card}), "membership-proposed")
+	wantRejected(t, f.do(s, "ITA", &command.MemberVote{Proposal: "M-1", Position: "endorse"}), "not a voter")
+	wantOK(t, f.do(s, "FRA", &command.MemberVote{Proposal: "M-1", Position: "endorse"}), "membership-vote")
+	wantOK(t, f.do(s, "DEU", &command.MemberVote{Proposal: "M-1", Position: "endorse"}), "membership-vote")
+	wantRejected(t, f.do(s, "DEU", &command.MemberVote{Proposal: "M-1", Position: "endorse"}), "already voted")
+	wantRejected(t, f.do(s, "GBR", &command.Transition{Subject: "membership/M-1", To: "closed"}), "not due until")
+	if onRoster(s, "NLD") {
+		t.Fatal("NLD is on the roster before the voters decided")
+	}
+	checkDeadlineIndex(t, s)
+
+	f.clock = f.clock.Add(time.Hour)
+	wantOK(t, f.do(s, "GBR", &command.Transition{Subject: "membership/M-1", To: "closed"}), "member-admitted")
+	if !onRoster(s, "NLD") {
+		t.Fatal("an approved admission did not reach the roster")
+	}
+	if _, ok := s.SigningKeys("NLD"); !ok {
+		t.Fatal("the new member's signing keys are not known")
+	}
+	wantOK(t, f.do(s, "NLD", nomination("NLD-1")), "nominated")
+	wantRejected(t, f.do(s, "FRA", &command.Membership{ID: "M-2", Action: "admit", Member: card}), "already a member")
+
+	// GBR blocks the removal of ITA: it is rejected and ITA stays.
+	wantOK(t, f.do(s, "FRA", &command.Membership{ID: "M-3", Action: "remove", State: "ITA"}), "membership-proposed")
+	wantOK(t, f.do(s, "DEU", &command.MemberVote{Proposal: "M-3", Position: "endorse"}), "")
+	wantOK(t, f.do(s, "GBR", &command.MemberVote{Proposal: "M-3", Position: "object", Blocking: true}), "")
+	f.clock = f.clock.Add(time.Hour)
+	wantOK(t, f.do(s, "DEU", &command.Transition{Subject: "membership/M-3", To: "closed"}), "membership-rejected")
+	if !onRoster(s, "ITA") {
+		t.Fatal("a blocked removal removed ITA")
+	}
+	// Without a block, the removal goes through and ITA can no longer act.
+	wantOK(t, f.do(s, "FRA", &command.Membership{ID: "M-4", Action: "remove", State: "ITA"}), "")
+	wantOK(t, f.do(s, "DEU", &command.MemberVote{Proposal: "M-4", Position: "endorse"}), "")
+	f.clock = f.clock.Add(time.Hour)
+	wantOK(t, f.do(s, "GBR", &command.Transition{Subject: "membership/M-4", To: "closed"}), "member-removed")
+	if onRoster(s, "ITA") {
+		t.Fatal("an approved removal left ITA on the roster")
+	}
+	wantRejected(t, f.do(s, "ITA", nomination("ITA-9")), "not a member")
+	checkDeadlineIndex(t, s)
+
+	b := f.open("b.db")
+	for i, data := range f.log {
+		b.Apply(uint64(i+1), data)
+	}
+	ha, _ := s.Hash()
+	hb, _ := b.Hash()
+	if ha != hb || !onRoster(b, "NLD") || onRoster(b, "ITA") {
+		t.Fatal("a replica replaying the same log has another roster or state")
+	}
 }
