@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,6 +72,10 @@ type Config struct {
 	Forwarder Forwarder
 	Timing    Timing
 	Logger    *slog.Logger
+	// Join starts a node that the genesis does not name: a state being admitted. It does
+	// not bootstrap raft; it waits for the leader to add it once the voters have approved
+	// its admission, and learns the state from the log.
+	Join bool
 }
 
 // Federation is this node's part in the federation.
@@ -105,8 +110,8 @@ func Start(cfg Config) (*Federation, error) {
 		return nil, fmt.Errorf("federation: %w", err)
 	}
 	self := cfg.Identity.State
-	if !hasMember(cfg.Genesis, self) {
-		return nil, fmt.Errorf("federation: %s is not a member in the genesis document", self)
+	if !hasMember(cfg.Genesis, self) && !cfg.Join {
+		return nil, fmt.Errorf("federation: %s is not a member in the genesis document (a state being admitted starts with --join)", self)
 	}
 	f := &Federation{cfg: cfg, log: cfg.Logger.With("component", "federation"), stop: make(chan struct{})}
 	var err error
@@ -146,7 +151,7 @@ func Start(cfg Config) (*Federation, error) {
 		cleanup()
 		return nil, fmt.Errorf("federation: %w", err)
 	}
-	if !has {
+	if !has && !cfg.Join {
 		// Every node bootstraps the same configuration from the same genesis: safe, and no
 		// node has to be started first.
 		if err := raft.BootstrapCluster(rc, f.store, f.store, snaps, f.trans, bootConfig(cfg.Genesis)); err != nil {
@@ -507,11 +512,19 @@ func (f *Federation) housekeeping() {
 	t := time.NewTicker(f.cfg.Timing.Housekeeping)
 	defer t.Stop()
 	var leadingSince time.Time
+	rosterSeen := rosterKey(f.st.Roster())
 	for {
 		select {
 		case <-f.stop:
 			return
 		case <-t.C:
+		}
+		if k := rosterKey(f.st.Roster()); k != rosterSeen {
+			// Connections of a state that left the roster must not outlive its removal.
+			rosterSeen = k
+			if n := f.stream.Recheck(); n > 0 {
+				f.log.Info("roster changed: closed connections of states no longer on it", "closed", n)
+			}
 		}
 		if !f.IsLeader() {
 			leadingSince = time.Time{}
@@ -521,6 +534,7 @@ func (f *Federation) housekeeping() {
 			leadingSince = time.Now()
 		}
 		f.proposeDue()
+		f.reconcile()
 		period := time.Duration(f.st.Policy().Voting.ChairRotation)
 		if time.Since(leadingSince) >= period {
 			if next, err := f.RotateChair(); err != nil {
@@ -530,6 +544,62 @@ func (f *Federation) housekeeping() {
 				f.log.Info("chair handed on", "to", next)
 			}
 		}
+	}
+}
+
+// rosterKey identifies a roster's membership, for noticing that it changed.
+func rosterKey(ms []state.Member) string {
+	var b strings.Builder
+	for _, m := range ms {
+		b.WriteString(m.Code + "/" + string(m.Role) + "/" + m.TLSPin + ";")
+	}
+	return b.String()
+}
+
+// reconcile brings raft's configuration in line with the replicated roster: an admitted
+// state is added (voter or not, by its role), a removed one is taken out. Only the leader
+// does it; the roster, not gossip, decides.
+func (f *Federation) reconcile() {
+	fut := f.raft.GetConfiguration()
+	if err := fut.Error(); err != nil {
+		return
+	}
+	have := map[raft.ServerID]raft.Server{}
+	for _, s := range fut.Configuration().Servers {
+		have[s.ID] = s
+	}
+	const timeout = 5 * time.Second
+	for _, m := range f.st.Roster() {
+		id := raft.ServerID(m.Code)
+		want := raft.Nonvoter
+		if m.Role == policy.RoleVoter {
+			want = raft.Voter
+		}
+		s, ok := have[id]
+		delete(have, id)
+		if ok && s.Suffrage == want {
+			continue
+		}
+		var err error
+		if want == raft.Voter {
+			err = f.raft.AddVoter(id, raft.ServerAddress(m.RaftAddr), 0, timeout).Error()
+		} else if ok {
+			err = f.raft.DemoteVoter(id, 0, timeout).Error()
+		} else {
+			err = f.raft.AddNonvoter(id, raft.ServerAddress(m.RaftAddr), 0, timeout).Error()
+		}
+		if err != nil {
+			f.log.Warn("could not bring raft in line with the roster", "state", m.Code, "err", err)
+			return
+		}
+		f.log.Info("raft configuration follows the roster", "state", m.Code, "suffrage", want.String())
+	}
+	for id := range have {
+		if err := f.raft.RemoveServer(id, 0, timeout).Error(); err != nil {
+			f.log.Warn("could not remove a former member from raft", "state", id, "err", err)
+			return
+		}
+		f.log.Info("raft configuration follows the roster: removed", "state", id)
 	}
 }
 

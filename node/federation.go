@@ -81,7 +81,7 @@ func (n *Node) startFederation(apiURL string) error {
 	fc := federation.Config{
 		Dir: filepath.Join(n.cfg.DataDir, "federation"), Identity: n.id, Genesis: g, RaftListener: ln,
 		Gossip:    gossip.Config{BindAddr: host, BindPort: gp, AdvertiseAddr: host, AdvertisePort: gp, Key: key, Meta: gossip.Meta{APIURL: apiURL, Version: "1"}},
-		Forwarder: n, Logger: n.log,
+		Forwarder: n, Logger: n.log, Join: n.cfg.Join,
 		Timing: federation.Timing{Heartbeat: n.cfg.RaftHeartbeat, Election: n.cfg.RaftHeartbeat,
 			SnapshotThreshold: n.cfg.RaftSnapshotThreshold, TrailingLogs: n.cfg.RaftTrailingLogs,
 			Housekeeping: max(n.cfg.RaftHeartbeat, 200*time.Millisecond)},
@@ -796,4 +796,69 @@ func BuildGenesis(name string, cards []identity.Card, voters, observers []string
 		return nil, err
 	}
 	return g, nil
+}
+
+// ProposeAdmission proposes to admit the state whose member card is given.
+func (n *Node) ProposeAdmission(ctx context.Context, p access.Principal, req api.AdmissionRequest) (*api.FedResult, error) {
+	card, err := identity.ParseCard(req.Card)
+	if err != nil {
+		return nil, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "card", Msg: err.Error()}
+	}
+	if err := policy.ValidStateCode(card.State); err != nil {
+		return nil, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "card.state", Msg: err.Error()}
+	}
+	if card.RaftAddr == "" || card.GossipAddr == "" {
+		return nil, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "card", Msg: "the card has no raft_addr or gossip_addr", Hint: "recreate it with entente init --raft-addr --gossip-addr"}
+	}
+	pub, err := card.SigningKey()
+	if err != nil {
+		return nil, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "card.signing_jwk", Msg: err.Error()}
+	}
+	ks := jws.NewKeySet()
+	ks.Add(pub)
+	kb, _ := ks.MarshalJSON()
+	role := req.Role
+	if role == "" {
+		role = string(policy.RoleMember)
+	}
+	if req.ID == "" {
+		req.ID = newID(n.id.State + "-M")
+	}
+	mc := &command.MemberCard{Code: card.State, Role: role, SigningKeys: kb, AgeRecipient: card.AgeRecipient, TLSPin: card.TLSPin,
+		RaftAddr: card.RaftAddr, GossipAddr: card.GossipAddr, APIURL: "https://" + card.APIAddr}
+	res, err := n.propose(ctx, p, &command.Membership{ID: req.ID, Action: "admit", Member: mc})
+	if res != nil {
+		res.Subject = "membership/" + req.ID
+	}
+	return res, err
+}
+
+// ProposeRemoval proposes to remove a state from the federation.
+func (n *Node) ProposeRemoval(ctx context.Context, p access.Principal, req api.RemovalRequest) (*api.FedResult, error) {
+	if req.ID == "" {
+		req.ID = newID(n.id.State + "-M")
+	}
+	res, err := n.propose(ctx, p, &command.Membership{ID: req.ID, Action: "remove", State: req.State})
+	if res != nil {
+		res.Subject = "membership/" + req.ID
+	}
+	return res, err
+}
+
+// VoteMembership is this state's position on a membership proposal.
+func (n *Node) VoteMembership(ctx context.Context, p access.Principal, id string, req api.VoteRequest) (*api.FedResult, error) {
+	res, err := n.propose(ctx, p, &command.MemberVote{Proposal: id, Position: req.Position, Blocking: req.Blocking})
+	if res != nil {
+		res.Subject = "membership/" + id
+	}
+	return res, err
+}
+
+// Proposals lists the membership proposals.
+func (n *Node) Proposals() ([]*state.Proposal, error) {
+	f, err := n.federation()
+	if err != nil {
+		return nil, err
+	}
+	return f.State().Proposals()
 }

@@ -40,6 +40,9 @@ const (
 	ActFederationRead Action = "federation:read"
 	// ActFederationAdmin is handing the chair on at once.
 	ActFederationAdmin Action = "federation:admin"
+	// ActMembership is proposing to admit or remove a state, and voting on such a
+	// proposal, on behalf of this state: the steering body's business.
+	ActMembership Action = "federation:membership"
 )
 
 // roles lists every role in the order error messages name them.
@@ -55,10 +58,10 @@ func Roles() []Role {
 var grants = map[Role][]Action{
 	RoleOfficer:    {ActRecordWrite, ActRecordRead, ActAlertRead, ActWatchlistPropose, ActWatchlistVote, ActWatchlistRead, ActFederationRead},
 	RoleAnalyst:    {ActRecordRead, ActAlertRead, ActWatchlistRead, ActFederationRead},
-	RoleSteering:   {ActAlertRead, ActWatchlistVote, ActWatchlistRead, ActFederationRead},
+	RoleSteering:   {ActAlertRead, ActWatchlistVote, ActWatchlistRead, ActFederationRead, ActMembership},
 	RoleIntegrator: {ActAlertRead, ActWatchlistRead},
 	RoleAuditor:    {ActAuditRead, ActFederationRead},
-	RoleOperator:   {ActTokenAdmin, ActAuditRead, ActFederationRead, ActFederationAdmin},
+	RoleOperator:   {ActTokenAdmin, ActAuditRead, ActFederationRead, ActFederationAdmin, ActMembership},
 }
 
 // ParseRole validates a role name, so that a token can never be issued for a role that

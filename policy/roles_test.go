@@ -29,15 +29,15 @@ func TestParseRole(t *testing.T) {
 
 func TestAllowedMatrix(t *testing.T) {
 	actions := []Action{ActRecordWrite, ActRecordRead, ActAlertRead, ActAuditRead, ActTokenAdmin,
-		ActWatchlistPropose, ActWatchlistVote, ActWatchlistRead, ActFederationRead, ActFederationAdmin}
+		ActWatchlistPropose, ActWatchlistVote, ActWatchlistRead, ActFederationRead, ActFederationAdmin, ActMembership}
 	// want[role] lists, in the order of actions, whether it is allowed.
-	want := map[Role][10]bool{
-		RoleOfficer:    {true, true, true, false, false, true, true, true, true, false},
-		RoleAnalyst:    {false, true, true, false, false, false, false, true, true, false},
-		RoleSteering:   {false, false, true, false, false, false, true, true, true, false},
-		RoleIntegrator: {false, false, true, false, false, false, false, true, false, false},
-		RoleAuditor:    {false, false, false, true, false, false, false, false, true, false},
-		RoleOperator:   {false, false, false, true, true, false, false, false, true, true},
+	want := map[Role][11]bool{
+		RoleOfficer:    {true, true, true, false, false, true, true, true, true, false, false},
+		RoleAnalyst:    {false, true, true, false, false, false, false, true, true, false, false},
+		RoleSteering:   {false, false, true, false, false, false, true, true, true, false, true},
+		RoleIntegrator: {false, false, true, false, false, false, false, true, false, false, false},
+		RoleAuditor:    {false, false, false, true, false, false, false, false, true, false, false},
+		RoleOperator:   {false, false, false, true, true, false, false, false, true, true, true},
 		Role("root"):   {},
 		Role(""):       {},
 	}

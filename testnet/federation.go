@@ -73,6 +73,9 @@ type Net struct {
 	Nodes   []*Node
 	// Tokens[i][role] is a token for node i.
 	Tokens []map[string]string
+
+	opts Options
+	key  []byte
 }
 
 // Manifest is DIR/testnet.json: what scripts and tests need to drive the network.
@@ -126,7 +129,7 @@ func Up(ctx context.Context, o Options) (*Net, error) {
 	if _, err := os.Stat(filepath.Join(o.Dir, ManifestFile)); err == nil {
 		return nil, fmt.Errorf("testnet: %s already holds a network (entente testnet down --dir %s, or use another directory)", o.Dir, o.Dir)
 	}
-	net := &Net{Dir: o.Dir, Genesis: filepath.Join(o.Dir, "genesis.json")}
+	net := &Net{Dir: o.Dir, Genesis: filepath.Join(o.Dir, "genesis.json"), opts: o}
 	var cards []identity.Card
 	var raftAddrs, gossipAddrs []string
 	for i := 0; i < o.Nodes; i++ {
@@ -162,6 +165,7 @@ func Up(ctx context.Context, o Options) (*Net, error) {
 	if err != nil {
 		return nil, err
 	}
+	net.key = key
 	pol := DemoPolicy()
 	if o.Policy != nil {
 		pol = *o.Policy
@@ -225,6 +229,47 @@ func Up(ctx context.Context, o Options) (*Net, error) {
 		return nil, err
 	}
 	return net, nil
+}
+
+// AddNode starts a node for the next state in States that the genesis does not name: it
+// joins, waiting for the voters to admit it (see federation admit). It returns the node's
+// index and its member card file.
+func (t *Net) AddNode(ctx context.Context) (int, string, error) {
+	i := len(t.Nodes)
+	if i >= len(States) {
+		return 0, "", errors.New("testnet: no more states")
+	}
+	state, ip := States[i], fmt.Sprintf("127.0.0.%d", 11+i)
+	var addrs [3]string
+	for j := range addrs {
+		var err error
+		if addrs[j], err = FreeAddr(ip); err != nil {
+			return 0, "", err
+		}
+	}
+	n, err := InitFederated(t.opts.Bin, filepath.Join(t.Dir, strings.ToLower(state)), state, addrs[0], addrs[1], addrs[2])
+	if err != nil {
+		return 0, "", err
+	}
+	if err := os.WriteFile(filepath.Join(n.DataDir, "gossip.key"), t.key, 0o600); err != nil {
+		return 0, "", err
+	}
+	n.Flags = append([]string{"--genesis", t.Genesis, "--raft-addr", addrs[1], "--gossip-addr", addrs[2],
+		"--raft-heartbeat", t.opts.Heartbeat.String(), "--join"}, t.opts.Extra...)
+	if err := n.Start(ctx, n.Flags...); err != nil {
+		return 0, "", err
+	}
+	toks := map[string]string{}
+	for _, role := range Roles {
+		tok, _, err := n.IssueToken(role, "testnet-"+role, "24h")
+		if err != nil {
+			return 0, "", err
+		}
+		toks[role] = tok
+	}
+	t.Nodes = append(t.Nodes, n)
+	t.Tokens = append(t.Tokens, toks)
+	return i, filepath.Join(n.DataDir, identity.CardFile), nil
 }
 
 // WriteManifest writes DIR/testnet.json.

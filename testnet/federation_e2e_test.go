@@ -499,3 +499,99 @@ type emptyRoster struct{}
 func (emptyRoster) SigningKeys(string) (*jws.KeySet, bool) { return nil, false }
 
 func net2Listen() (stdnet.Listener, error) { return stdnet.Listen("tcp", "127.0.0.1:0") }
+
+// TestAdmitAndRemoveMember starts a node for a state the genesis does not name, has the
+// voters admit it, and checks that it joins raft, catches up to the same state, and reads
+// what is released to the federation from then on (but not what was sealed before it
+// joined); then the voters remove it, and it stops receiving the federation's writes.
+func TestAdmitAndRemoveMember(t *testing.T) {
+	net := upFed(t, 3)
+	ctx := context.Background()
+	before := "BEFORE-ADMISSION"
+	if err := call(t, net, 0, "officer", "POST", "/v1/watchlist/nominations", nomination(before, "Old Party SA", "REL TO FEDERATION"), nil); err != nil {
+		t.Fatal(err)
+	}
+	ita, cardFile, err := net.AddNode(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := os.ReadFile(cardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res api.FedResult
+	if err := call(t, net, 0, "steering", "POST", "/v1/federation/admissions", api.AdmissionRequest{ID: "ADMIT-ITA", Card: card, Role: "member"}, &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{1, 2} {
+		if err := call(t, net, i, "steering", "POST", "/v1/federation/proposals/ADMIT-ITA/votes", api.VoteRequest{Position: "endorse"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 40*time.Second, "ITA to be admitted and catch up", func() (bool, string) {
+		s, err := net.Status(ctx, ita)
+		if err != nil {
+			return false, err.Error()
+		}
+		l, err := net.Status(ctx, 0)
+		if err != nil {
+			return false, err.Error()
+		}
+		return s.Applied >= l.Applied && s.StateHash == l.StateHash && s.Role == "Follower", fmt.Sprintf("ITA %s at %d, FRA at %d", s.Role, s.Applied, l.Applied)
+	})
+
+	after := "AFTER-ADMISSION"
+	if err := call(t, net, 1, "officer", "POST", "/v1/watchlist/nominations", nomination(after, "New Party SA", "REL TO FEDERATION"), nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "ITA to read what was released to the federation after it joined", func() (bool, string) {
+		e, err := entryOn(t, net, ita, after)
+		if err != nil {
+			return false, err.Error()
+		}
+		return !e.Fields["rationale"].Sealed && bytes.Contains(e.Fields["rationale"].Value, []byte("New Party")), fmt.Sprintf("%+v", e.Fields["rationale"])
+	})
+	if e, err := entryOn(t, net, ita, before); err != nil || !e.Fields["rationale"].Sealed {
+		t.Fatalf("ITA opened a field sealed before it was admitted: %+v %v", e.Fields["rationale"], err)
+	}
+
+	// Removal: proposed by GBR, endorsed by the other voters.
+	if err := call(t, net, 2, "steering", "POST", "/v1/federation/removals", api.RemovalRequest{ID: "REMOVE-ITA", State: "ITA"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 1} {
+		if err := call(t, net, i, "steering", "POST", "/v1/federation/proposals/REMOVE-ITA/votes", api.VoteRequest{Position: "endorse"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var removedAt uint64
+	eventually(t, 40*time.Second, "ITA to leave the roster", func() (bool, string) {
+		var ms struct {
+			Members []struct {
+				Code string `json:"code"`
+			} `json:"members"`
+		}
+		if err := call(t, net, 0, "analyst", "GET", "/v1/federation/members", nil, &ms); err != nil {
+			return false, err.Error()
+		}
+		for _, m := range ms.Members {
+			if m.Code == "ITA" {
+				return false, "still listed"
+			}
+		}
+		s, _ := net.Status(ctx, 0)
+		removedAt = s.Applied
+		return true, ""
+	})
+	if err := call(t, net, 0, "officer", "POST", "/v1/watchlist/nominations", nomination("AFTER-REMOVAL", "Later Party SA", "REL TO FEDERATION"), nil); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, &testnet.Net{Nodes: net.Nodes[:3], Tokens: net.Tokens[:3]})
+	s, err := net.Status(ctx, ita)
+	if err == nil && s.Applied > removedAt+2 {
+		t.Fatalf("ITA still receives the federation's writes after its removal: applied %d, removed at %d", s.Applied, removedAt)
+	}
+	if _, err := entryOn(t, net, ita, "AFTER-REMOVAL"); err == nil {
+		t.Fatal("ITA received a nomination made after its removal")
+	}
+}

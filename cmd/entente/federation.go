@@ -9,6 +9,7 @@ import (
 
 	"github.com/entente/entente/crypto/identity"
 	"github.com/entente/entente/node"
+	"github.com/entente/entente/node/api"
 	"github.com/entente/entente/policy"
 )
 
@@ -31,7 +32,7 @@ func splitCodes(s string) []string {
 // runFederation founds a federation and looks at it.
 func runFederation(e *env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: federation needs a verb: genesis, gossip-key, status, members or rotate-chair", errUsage)
+		return fmt.Errorf("%w: federation needs a verb: genesis, gossip-key, status, members, rotate-chair, admit, remove, proposals or vote", errUsage)
 	}
 	verb, args := args[0], args[1:]
 	switch verb {
@@ -93,6 +94,43 @@ func runFederation(e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stderr, "wrote %s (0600)\n", *out)
 		return nil
+	case "admit", "remove", "proposals", "vote":
+		fs := newFlags(e, "federation "+verb, "federation admit --card CARD [--role member] | remove --state X | proposals | vote --position endorse|object [--blocking] ID")
+		a := addAPIFlags(e, fs)
+		cardFile := fs.String("card", "", "admit: the new state's member card")
+		role := fs.String("role", "member", "admit: voter, member or observer")
+		target := fs.String("state", "", "remove: the state to remove")
+		position := fs.String("position", "", "vote: endorse or object")
+		blocking := fs.Bool("blocking", false, "vote: make an objection blocking")
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		switch verb {
+		case "admit":
+			if *cardFile == "" || fs.NArg() != 0 {
+				return fmt.Errorf("%w: federation admit --card CARD [--role ROLE]", errUsage)
+			}
+			b, err := os.ReadFile(*cardFile)
+			if err != nil {
+				return err
+			}
+			return callAPI(e, a, "POST", "/v1/federation/admissions", api.AdmissionRequest{Card: b, Role: *role})
+		case "remove":
+			if *target == "" || fs.NArg() != 0 {
+				return fmt.Errorf("%w: federation remove --state X", errUsage)
+			}
+			return callAPI(e, a, "POST", "/v1/federation/removals", api.RemovalRequest{State: *target})
+		case "proposals":
+			if fs.NArg() != 0 {
+				return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+			}
+			return callAPI(e, a, "GET", "/v1/federation/proposals", nil)
+		default:
+			if fs.NArg() != 1 || *position == "" {
+				return fmt.Errorf("%w: federation vote --position endorse|object [--blocking] PROPOSAL", errUsage)
+			}
+			return callAPI(e, a, "POST", "/v1/federation/proposals/"+fs.Arg(0)+"/votes", api.VoteRequest{Position: *position, Blocking: *blocking})
+		}
 	case "status", "members", "rotate-chair":
 		fs := newFlags(e, "federation "+verb, "federation "+verb+" [--data DIR | --node URL --jwks FILE] [--token T]")
 		a := addAPIFlags(e, fs)

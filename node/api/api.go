@@ -202,6 +202,10 @@ func routes() []route {
 		{"POST /v1/federation/rotate-chair", policy.ActFederationAdmin, "Hand the chair to the next voter now.", (*Server).rotateChair},
 		{"POST /v1/federation/forward", actPeer, "Leader only: apply a command a member's node forwarded (mutual TLS).", (*Server).forward},
 		{"POST /v1/federation/read-index", actPeer, "Leader only: the index for a linearizable read (mutual TLS).", (*Server).readIndex},
+		{"POST /v1/federation/admissions", policy.ActMembership, "Propose to admit a state (its member card).", (*Server).proposeAdmission},
+		{"POST /v1/federation/removals", policy.ActMembership, "Propose to remove a state.", (*Server).proposeRemoval},
+		{"GET /v1/federation/proposals", policy.ActFederationRead, "Membership proposals and how they were decided.", (*Server).proposals},
+		{"POST /v1/federation/proposals/{id}/votes", policy.ActMembership, "Endorse or object to a membership proposal (voters).", (*Server).voteMembership},
 		{"GET /v1/federation/peer-status", actPeer, "This node's raft role and applied index, for other members (mutual TLS).", (*Server).federationStatus},
 	}
 }

@@ -32,6 +32,10 @@ type FederationService interface {
 	RotateChair(ctx context.Context, p access.Principal) (string, error)
 	// PeerState maps a TLS client certificate pin to a roster state.
 	PeerState(pin string) (string, bool)
+	ProposeAdmission(ctx context.Context, p access.Principal, req AdmissionRequest) (*FedResult, error)
+	ProposeRemoval(ctx context.Context, p access.Principal, req RemovalRequest) (*FedResult, error)
+	VoteMembership(ctx context.Context, p access.Principal, id string, req VoteRequest) (*FedResult, error)
+	Proposals() ([]*state.Proposal, error)
 	AcceptForwarded(ctx context.Context, raw []byte) (*state.Result, error)
 	LeaderReadIndex(ctx context.Context) (uint64, error)
 }
@@ -239,3 +243,45 @@ func (s *Server) readIndex(w http.ResponseWriter, r *http.Request, _ access.Prin
 
 // decodeBody decodes a request body strictly (see decodeSmall), with the node's limit.
 func decodeBody(r *http.Request, v any) error { return decodeSmall(r, v) }
+
+func (s *Server) proposeAdmission(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	var req AdmissionRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	res, err := s.svc.ProposeAdmission(r.Context(), p, req)
+	s.writeFed(w, res, err, true)
+}
+
+func (s *Server) proposeRemoval(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	var req RemovalRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	res, err := s.svc.ProposeRemoval(r.Context(), p, req)
+	s.writeFed(w, res, err, true)
+}
+
+func (s *Server) voteMembership(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	var req VoteRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	res, err := s.svc.VoteMembership(r.Context(), p, r.PathValue("id"), req)
+	s.writeFed(w, res, err, false)
+}
+
+func (s *Server) proposals(w http.ResponseWriter, _ *http.Request, _ access.Principal) {
+	ps, err := s.svc.Proposals()
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	if ps == nil {
+		ps = []*state.Proposal{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"proposals": ps})
+}

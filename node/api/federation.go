@@ -101,3 +101,17 @@ type IndicatorView struct {
 	ValidUntil    time.Time `json:"valid_until"`
 	Corroborators []string  `json:"corroborators,omitempty"`
 }
+
+// AdmissionRequest proposes to admit a state: its member card, as entente init printed it,
+// and its role (member by default).
+type AdmissionRequest struct {
+	ID   string          `json:"id,omitempty"`
+	Card json.RawMessage `json:"card"`
+	Role string          `json:"role,omitempty"`
+}
+
+// RemovalRequest proposes to remove a state.
+type RemovalRequest struct {
+	ID    string `json:"id,omitempty"`
+	State string `json:"state"`
+}

@@ -88,6 +88,8 @@ type Config struct {
 	MaxConcurrent int
 	// Genesis is the federation's genesis document; empty runs the node alone.
 	Genesis string
+	// Join starts a state the genesis does not name, to be admitted by the voters.
+	Join bool
 	// RaftAddr is the federation's cluster port (raft over mutual TLS).
 	RaftAddr string
 	// GossipAddr is the federation's gossip port (memberlist, encrypted).
@@ -150,6 +152,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.TokenMaxTTL, "token-max-ttl", c.TokenMaxTTL, "longest lifetime of a client token")
 	fs.IntVar(&c.MaxConcurrent, "max-concurrent", c.MaxConcurrent, "requests handled at once")
 	fs.StringVar(&c.Genesis, "genesis", c.Genesis, "federation genesis document (entente federation genesis writes one); empty runs the node alone")
+	fs.BoolVar(&c.Join, "join", c.Join, "this state is not in the genesis: wait to be admitted by the voters, then follow")
 	fs.StringVar(&c.RaftAddr, "raft-addr", c.RaftAddr, "federation cluster port: raft over mutual TLS (host:port)")
 	fs.StringVar(&c.GossipAddr, "gossip-addr", c.GossipAddr, "federation gossip port (host:port)")
 	fs.StringVar(&c.GossipKey, "gossip-key", c.GossipKey, "file with the federation's gossip key (default DATA/gossip.key)")
