@@ -10,7 +10,7 @@ BENCHTIME ?= 2s
 FUZZTIME ?= 20s
 
 .DEFAULT_GOAL := help
-.PHONY: help build test test-short lint bench fuzz demo clean
+.PHONY: help build test test-short lint bench bench-scale fuzz demo clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,7 +35,13 @@ bench: ## run the benchmarks behind the README's performance table (medians of 5
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count 5 ./crypto/seal/ | tee bench.txt
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count 5 ./crypto/jws/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'HTTPS' -benchtime 15000x -count 5 ./node/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'RawRaftApply' -benchtime 20000x -count 5 ./federation/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'FederationCommit' -benchtime 10000x -count 5 -timeout 30m ./testnet/ | tee -a bench.txt
 	$(BENCHSTAT) bench.txt
+
+bench-scale: ## snapshot and restore of 1M watchlist entries, and catch-up after 100k missed commands (minutes; ~13 GB in TMPDIR)
+	$(GO) test -run '^$$' -bench SnapshotRestore1M -benchtime 1x -count 5 -timeout 60m ./federation/state/ | tee bench-scale.txt
+	$(GO) test -run '^$$' -bench CatchUp100k -benchtime 1x -count 5 -timeout 60m ./federation/ | tee -a bench-scale.txt
 
 fuzz: ## run each fuzz target for FUZZTIME
 	@for spec in policy:FuzzParseMarking crypto/identity:FuzzParseCard crypto/jws:FuzzParseToken crypto/jws:FuzzVerifyDetached crypto/seal:FuzzParseSealed node/records:FuzzDecodeValidate node/records:FuzzDecodeStored federation/command:FuzzUnmarshalDecode federation/raftstore:FuzzDecodeLog federation/gossip:FuzzDecodeMeta; do \
@@ -49,4 +55,4 @@ demo: build ## run a 3-state federation (FRA, DEU, GBR on 127.0.0.11-13) seeded 
 	$(BIN) testnet up --nodes 3 --dir $(DEMO)
 
 clean: ## remove build outputs and the demo federation
-	rm -rf bin $(DEMO) bench.txt
+	rm -rf bin $(DEMO) bench.txt bench-scale.txt

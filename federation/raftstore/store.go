@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -284,17 +285,27 @@ func (s *Store) DeleteRange(min, max uint64) error {
 		c := tx.Bucket(bucketLogs).Cursor()
 		// Re-seek after each delete instead of calling Next: a bbolt cursor
 		// can step over the key after one it just deleted
-		// (etcd-io/bbolt#146), which would leave entries behind.
-		for k, _ := c.Seek(start[:]); k != nil; k, _ = c.Seek(start[:]) {
+		// (etcd-io/bbolt#146), which would leave entries behind. Seek from
+		// the index after the one deleted, not from the start of the range:
+		// from the start, every seek walks the pages already emptied in this
+		// transaction, and compacting 90,000 entries took 85 s with raft.db
+		// taking no writes meanwhile.
+		for k, _ := c.Seek(start[:]); k != nil; {
 			if len(k) != 8 {
 				return fmt.Errorf("%w: log key of %d bytes, want 8", ErrCorrupt, len(k))
 			}
-			if binary.BigEndian.Uint64(k) > max {
+			idx := binary.BigEndian.Uint64(k)
+			if idx > max {
 				break
 			}
 			if err := c.Delete(); err != nil {
 				return err
 			}
+			if idx == math.MaxUint64 {
+				break
+			}
+			next := indexKey(idx + 1)
+			k, _ = c.Seek(next[:])
 		}
 		return nil
 	})
