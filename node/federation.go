@@ -179,8 +179,9 @@ func sortKeys(ks []seal.WrappedKey) {
 	}
 }
 
-// propose signs p as this state and has the federation commit it.
-func (n *Node) propose(ctx context.Context, p access.Principal, pl command.Payload) (*api.FedResult, error) {
+// propose signs pl as this state and has the federation commit it; subject names what
+// it is about in the answer.
+func (n *Node) propose(ctx context.Context, p access.Principal, subject string, pl command.Payload) (*api.FedResult, error) {
 	f, err := n.federation()
 	if err != nil {
 		return nil, err
@@ -197,7 +198,7 @@ func (n *Node) propose(ctx context.Context, p access.Principal, pl command.Paylo
 		return nil, fedError(err)
 	}
 	n.log.Info("federation command committed", "type", c.Type.String(), "index", res.Index, "by", p.Subject, "rejected", res.Rejected)
-	return &api.FedResult{Index: res.Index, Type: res.Type.String(), Rejected: res.Rejected, Alerts: res.Alerts}, nil
+	return &api.FedResult{Index: res.Index, Type: res.Type.String(), Subject: subject, Rejected: res.Rejected, Alerts: res.Alerts}, nil
 }
 
 func fedError(err error) error {
@@ -266,11 +267,7 @@ func (n *Node) Nominate(ctx context.Context, p access.Principal, req api.Nominat
 			return nil, err
 		}
 	}
-	res, err := n.propose(ctx, p, &command.Nominate{ID: req.ID, Kind: req.Kind, Fields: fields, Keys: keyList(keys)})
-	if res != nil {
-		res.Subject = entry
-	}
-	return res, err
+	return n.propose(ctx, p, entry, &command.Nominate{ID: req.ID, Kind: req.Kind, Fields: fields, Keys: keyList(keys)})
 }
 
 // Vote endorses or objects to a nomination, or, when the entry is under appeal, decides
@@ -300,11 +297,7 @@ func (n *Node) Vote(ctx context.Context, p access.Principal, id string, req api.
 		}
 		pl = v
 	}
-	res, err := n.propose(ctx, p, pl)
-	if res != nil {
-		res.Subject = "watchlist/" + id
-	}
-	return res, err
+	return n.propose(ctx, p, "watchlist/"+id, pl)
 }
 
 // Appeal brings an appeal against a listed entry.
@@ -322,16 +315,12 @@ func (n *Node) Appeal(ctx context.Context, p access.Principal, id string, req ap
 	if err != nil {
 		return nil, err
 	}
-	res, err := n.propose(ctx, p, &command.Appeal{Entry: id, Grounds: fld})
-	if res != nil {
-		res.Subject = "watchlist/" + id
-	}
-	return res, err
+	return n.propose(ctx, p, "watchlist/"+id, &command.Appeal{Entry: id, Grounds: fld})
 }
 
 // Renew renews this state's listing for another review period.
 func (n *Node) Renew(ctx context.Context, p access.Principal, id string) (*api.FedResult, error) {
-	return n.propose(ctx, p, &command.Renew{Entry: id})
+	return n.propose(ctx, p, "watchlist/"+id, &command.Renew{Entry: id})
 }
 
 // PublishIndicator seals an indicator's evidence and proposes it.
@@ -365,22 +354,18 @@ func (n *Node) PublishIndicator(ctx context.Context, p access.Principal, req api
 	if err != nil {
 		return nil, err
 	}
-	res, err := n.propose(ctx, p, &command.Indicator{ID: req.ID, Kind: req.Kind, Subject: subject, Severity: req.Severity,
+	return n.propose(ctx, p, entry, &command.Indicator{ID: req.ID, Kind: req.Kind, Subject: subject, Severity: req.Severity,
 		Evidence: evidence, ValidUntil: req.ValidUntil.Unix(), Keys: keyList(keys)})
-	if res != nil {
-		res.Subject = entry
-	}
-	return res, err
 }
 
 // Corroborate backs another state's indicator.
 func (n *Node) Corroborate(ctx context.Context, p access.Principal, id string) (*api.FedResult, error) {
-	return n.propose(ctx, p, &command.Corroborate{Indicator: id})
+	return n.propose(ctx, p, "indicator/"+id, &command.Corroborate{Indicator: id})
 }
 
 // Withdraw withdraws this state's indicator.
 func (n *Node) Withdraw(ctx context.Context, p access.Principal, id string) (*api.FedResult, error) {
-	return n.propose(ctx, p, &command.Withdraw{Indicator: id})
+	return n.propose(ctx, p, "indicator/"+id, &command.Withdraw{Indicator: id})
 }
 
 // readIndex makes a read linearizable when asked; it returns the index the read reflects.
@@ -826,11 +811,7 @@ func (n *Node) ProposeAdmission(ctx context.Context, p access.Principal, req api
 	}
 	mc := &command.MemberCard{Code: card.State, Role: role, SigningKeys: kb, AgeRecipient: card.AgeRecipient, TLSPin: card.TLSPin,
 		RaftAddr: card.RaftAddr, GossipAddr: card.GossipAddr, APIURL: "https://" + card.APIAddr}
-	res, err := n.propose(ctx, p, &command.Membership{ID: req.ID, Action: "admit", Member: mc})
-	if res != nil {
-		res.Subject = "membership/" + req.ID
-	}
-	return res, err
+	return n.propose(ctx, p, "membership/"+req.ID, &command.Membership{ID: req.ID, Action: "admit", Member: mc})
 }
 
 // ProposeRemoval proposes to remove a state from the federation.
@@ -838,20 +819,12 @@ func (n *Node) ProposeRemoval(ctx context.Context, p access.Principal, req api.R
 	if req.ID == "" {
 		req.ID = newID(n.id.State + "-M")
 	}
-	res, err := n.propose(ctx, p, &command.Membership{ID: req.ID, Action: "remove", State: req.State})
-	if res != nil {
-		res.Subject = "membership/" + req.ID
-	}
-	return res, err
+	return n.propose(ctx, p, "membership/"+req.ID, &command.Membership{ID: req.ID, Action: "remove", State: req.State})
 }
 
 // VoteMembership is this state's position on a membership proposal.
 func (n *Node) VoteMembership(ctx context.Context, p access.Principal, id string, req api.VoteRequest) (*api.FedResult, error) {
-	res, err := n.propose(ctx, p, &command.MemberVote{Proposal: id, Position: req.Position, Blocking: req.Blocking})
-	if res != nil {
-		res.Subject = "membership/" + id
-	}
-	return res, err
+	return n.propose(ctx, p, "membership/"+id, &command.MemberVote{Proposal: id, Position: req.Position, Blocking: req.Blocking})
 }
 
 // Proposals lists the membership proposals.
