@@ -230,9 +230,6 @@ func (a rosterAuth) StateForPin(pin string) (string, bool) {
 // State is the replicated state, as this node has applied it.
 func (f *Federation) State() *state.State { return f.st }
 
-// Gossip is this node's membership view.
-func (f *Federation) Gossip() *gossip.Gossip { return f.gossip }
-
 // Shutdown leaves gossip, stops raft and closes the files.
 func (f *Federation) Shutdown() error {
 	close(f.stop)
@@ -288,12 +285,16 @@ func (f *Federation) Propose(ctx context.Context, c *command.Command) (*state.Re
 	if _, err := c.Verify(f.keys(c.Origin)); err != nil {
 		return nil, err
 	}
+	if _, err := command.Decode(c); err != nil {
+		return nil, err
+	}
 	return f.propose(ctx, c)
 }
 
-// ProposeOwn is Propose for a command this node has just signed with its own key: the
-// signature is not checked again here (the leader checks a forwarded command, and every
-// replica checks each command when it applies it).
+// ProposeOwn is Propose for a command this node has just built from a typed payload
+// (command.New validated it) and signed with its own key: neither is checked again here.
+// The leader checks a forwarded command, and every replica checks each command when it
+// applies it.
 func (f *Federation) ProposeOwn(ctx context.Context, c *command.Command) (*state.Result, error) {
 	if c.Origin != f.cfg.Identity.State {
 		return nil, fmt.Errorf("%w: ProposeOwn with a command from %s", command.ErrSignature, c.Origin)
@@ -302,9 +303,6 @@ func (f *Federation) ProposeOwn(ctx context.Context, c *command.Command) (*state
 }
 
 func (f *Federation) propose(ctx context.Context, c *command.Command) (*state.Result, error) {
-	if _, err := command.Decode(c); err != nil {
-		return nil, err
-	}
 	raw, err := c.Marshal()
 	if err != nil {
 		return nil, err

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -167,16 +166,18 @@ func keyList(m map[string]seal.WrappedKey) []seal.WrappedKey {
 	for _, w := range m {
 		out = append(out, w)
 	}
-	sortKeys(out)
+	slices.SortFunc(out, func(a, b seal.WrappedKey) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
-func sortKeys(ks []seal.WrappedKey) {
-	for i := 1; i < len(ks); i++ {
-		for j := i; j > 0 && ks[j].ID < ks[j-1].ID; j-- {
-			ks[j], ks[j-1] = ks[j-1], ks[j]
-		}
+// sealText seals a free-text value (a reason, grounds, evidence) for marking, REL TO
+// FEDERATION when none is given.
+func (n *Node) sealText(f *federation.Federation, entry, field, text, marking string, keys map[string]seal.WrappedKey) (command.Field, error) {
+	if marking == "" {
+		marking = "REL TO FEDERATION"
 	}
+	val, _ := json.Marshal(text)
+	return n.sealShared(f, entry, field, marking, val, keys)
 }
 
 // propose signs pl as this state and has the federation commit it; subject names what
@@ -284,12 +285,7 @@ func (n *Node) Vote(ctx context.Context, p access.Principal, id string, req api.
 	default:
 		v := &command.Vote{Entry: id, Position: req.Position, Blocking: req.Blocking}
 		if req.Reason != "" {
-			val, _ := json.Marshal(req.Reason)
-			mk := req.Marking
-			if mk == "" {
-				mk = "REL TO FEDERATION"
-			}
-			fld, err := n.sealShared(f, "vote/"+id+"/"+n.id.State, "reason", mk, val, map[string]seal.WrappedKey{})
+			fld, err := n.sealText(f, "vote/"+id+"/"+n.id.State, "reason", req.Reason, req.Marking, map[string]seal.WrappedKey{})
 			if err != nil {
 				return nil, err
 			}
@@ -306,12 +302,7 @@ func (n *Node) Appeal(ctx context.Context, p access.Principal, id string, req ap
 	if err != nil {
 		return nil, err
 	}
-	val, _ := json.Marshal(req.Grounds)
-	mk := req.Marking
-	if mk == "" {
-		mk = "REL TO FEDERATION"
-	}
-	fld, err := n.sealShared(f, "appeal/"+id, "grounds", mk, val, map[string]seal.WrappedKey{})
+	fld, err := n.sealText(f, "appeal/"+id, "grounds", req.Grounds, req.Marking, map[string]seal.WrappedKey{})
 	if err != nil {
 		return nil, err
 	}
@@ -337,20 +328,11 @@ func (n *Node) PublishIndicator(ctx context.Context, p access.Principal, req api
 	}
 	entry := "indicator/" + req.ID
 	keys := map[string]seal.WrappedKey{}
-	subj, _ := json.Marshal(req.Subject)
-	ev, _ := json.Marshal(req.Evidence)
-	sm, em := req.SubjectMarking, req.EvidenceMarking
-	if sm == "" {
-		sm = "REL TO FEDERATION"
-	}
-	if em == "" {
-		em = "REL TO FEDERATION"
-	}
-	subject, err := n.sealShared(f, entry, "subject", sm, subj, keys)
+	subject, err := n.sealText(f, entry, "subject", req.Subject, req.SubjectMarking, keys)
 	if err != nil {
 		return nil, err
 	}
-	evidence, err := n.sealShared(f, entry, "evidence", em, ev, keys)
+	evidence, err := n.sealText(f, entry, "evidence", req.Evidence, req.EvidenceMarking, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -410,6 +392,8 @@ func (n *Node) openField(f *federation.Federation, p access.Principal, entry, fi
 	return v
 }
 
+func byState(a, b api.VoteView) int { return strings.Compare(a.State, b.State) }
+
 func unix(ns int64) *time.Time {
 	if ns == 0 {
 		return nil
@@ -434,20 +418,12 @@ func (n *Node) entryView(f *federation.Federation, p access.Principal, e *state.
 		}
 		v.Votes = append(v.Votes, vv)
 	}
-	sortVotes(v.Votes)
+	slices.SortFunc(v.Votes, byState)
 	for state, d := range e.AppealVotes {
 		v.AppealVotes = append(v.AppealVotes, api.VoteView{State: state, Position: d})
 	}
-	sortVotes(v.AppealVotes)
+	slices.SortFunc(v.AppealVotes, byState)
 	return v
-}
-
-func sortVotes(vs []api.VoteView) {
-	for i := 1; i < len(vs); i++ {
-		for j := i; j > 0 && vs[j].State < vs[j-1].State; j-- {
-			vs[j], vs[j-1] = vs[j-1], vs[j]
-		}
-	}
 }
 
 // Watchlist lists the consensus watchlist (one status, or all), opened for p.
@@ -515,18 +491,10 @@ func (n *Node) Indicators(ctx context.Context, p access.Principal, linearizable 
 		for s := range in.Corroborators {
 			v.Corroborators = append(v.Corroborators, s)
 		}
-		sortStrings(v.Corroborators)
+		slices.Sort(v.Corroborators)
 		out = append(out, v)
 	}
 	return out, idx, nil
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // FederationMembers lists the roster with gossip liveness, and each reachable member's
@@ -711,7 +679,7 @@ func (n *Node) peerClient(m state.Member) *http.Client {
 		// The member's certificate is self-signed; its roster pin replaces chain validation.
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 || pinOf(cs.PeerCertificates[0].RawSubjectPublicKeyInfo) != want {
+			if len(cs.PeerCertificates) == 0 || identity.Pin(cs.PeerCertificates[0]) != want {
 				return fmt.Errorf("the certificate does not match %s's roster pin", code)
 			}
 			return nil
@@ -722,11 +690,6 @@ func (n *Node) peerClient(m state.Member) *http.Client {
 	c := &http.Client{Transport: tr, Timeout: 15 * time.Second}
 	n.peers[m.TLSPin] = c
 	return c
-}
-
-func pinOf(spki []byte) string {
-	h := sha256.Sum256(spki)
-	return "sha256:" + base64.StdEncoding.EncodeToString(h[:])
 }
 
 // GenerateGossipKey writes a new federation gossip key file (0600).

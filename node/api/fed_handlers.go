@@ -2,13 +2,12 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 
+	"github.com/entente/entente/crypto/identity"
 	"github.com/entente/entente/federation"
 	"github.com/entente/entente/federation/state"
 	"github.com/entente/entente/node/access"
@@ -49,8 +48,7 @@ func (s *Server) peerState(r *http.Request) (string, bool) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return "", false
 	}
-	h := sha256.Sum256(r.TLS.PeerCertificates[0].RawSubjectPublicKeyInfo)
-	return s.svc.PeerState("sha256:" + base64.StdEncoding.EncodeToString(h[:]))
+	return s.svc.PeerState(identity.Pin(r.TLS.PeerCertificates[0]))
 }
 
 func (s *Server) writeFed(w http.ResponseWriter, res *FedResult, err error, created bool) {

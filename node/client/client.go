@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/entente/entente/crypto/identity"
 	"github.com/entente/entente/crypto/jws"
 )
 
@@ -128,10 +129,7 @@ func New(baseURL string, o Options) (*Client, error) {
 }
 
 // Pin computes the pin of a certificate, in the member card's format.
-func Pin(cert *x509.Certificate) string {
-	h := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
-	return "sha256:" + base64.StdEncoding.EncodeToString(h[:])
-}
+func Pin(cert *x509.Certificate) string { return identity.Pin(cert) }
 
 func parsePin(p string) ([]byte, error) {
 	b64, ok := strings.CutPrefix(p, "sha256:")
