@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -544,11 +545,13 @@ func newCatchUpFed(tb testing.TB, n int) *catchUpFed {
 		entry := "indicator/" + id
 		subject := fmt.Sprintf(`{"type":"organisation","name":"Forwarding Agent %07d LLC","countries":["ARE","IRN"]}`, i)
 		evidence := fmt.Sprintf(`"Consignment %07d of CNC machine tools (2B001) declared for a civil end user was re-exported within 14 days through a freight forwarder that shares its address and directors with an entity listed for procurement on behalf of a missile programme. Shipping documents, the end-user certificate and the forwarder's registration records were compared by the licensing authority; the declared end user denied having ordered the goods when contacted. Two further consignments from other suppliers followed the same route in the same quarter, each split below the reporting threshold."`, i)
+		key := subjectKeyFor(keys[origin], i, entry)
 		sealed := func(field, value string) (command.Field, error) {
 			s, err := rings[origin].Seal(entry, field, "REL TO FEDERATION", codes, epoch, []byte(value))
 			if err != nil {
 				return command.Field{}, err
 			}
+			s.Key = key.ID
 			return command.Field{Marking: "REL TO FEDERATION", Sealed: &s}, nil
 		}
 		p := &command.Indicator{ID: id, Kind: kinds[i%len(kinds)], Severity: 1 + i%5, ValidUntil: validUntil}
@@ -559,9 +562,7 @@ func newCatchUpFed(tb testing.TB, n int) *catchUpFed {
 		if p.Evidence, err = sealed("evidence", evidence); err != nil {
 			return nil, err
 		}
-		if i < fed.keyCarriers {
-			p.Keys = []seal.WrappedKey{keys[origin]}
-		}
+		p.Keys = []seal.WrappedKey{key}
 		c, err := command.New(origin, p)
 		if err != nil {
 			return nil, err
@@ -592,4 +593,23 @@ func newCatchUpFed(tb testing.TB, n int) *catchUpFed {
 		tb.Fatal(err)
 	}
 	return fed
+}
+
+// subjectKeyFor gives subject i its own subject key, as nodes do. Wrapping a fresh data
+// key with age for each of a million subjects would dominate the set-up, and apply never
+// opens keys, so the template's wrapped bytes are reused under a distinct id: the key is
+// as large as a real one.
+func subjectKeyFor(tmpl seal.WrappedKey, i int, subject string) seal.WrappedKey {
+	w := tmpl
+	var seed [9]byte
+	seed[0] = 'k'
+	binary.BigEndian.PutUint64(seed[1:], uint64(i))
+	sum := sha256.Sum256(seed[:])
+	w.ID = "k1" + base64.RawURLEncoding.EncodeToString(sum[:16])
+	w.Subject = subject
+	w.Epochs = make([]uint64, len(w.Recipients))
+	for j := range w.Epochs {
+		w.Epochs[j] = w.Epoch
+	}
+	return w
 }

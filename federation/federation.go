@@ -459,6 +459,9 @@ type Status struct {
 	LastContact string `json:"last_contact"`
 	StateHash   string `json:"state_hash"`
 	Members     int    `json:"members"`
+	// KeyEpochs is, for each member, the furthest key epoch it has published a
+	// recipient for: values can be sealed to a member only once it has published.
+	KeyEpochs map[string]uint64 `json:"key_epochs,omitempty"`
 }
 
 // Status reports raft's view and the state hash.
@@ -467,7 +470,8 @@ func (f *Federation) Status() Status {
 	_, leader := f.raft.LeaderWithID()
 	h, _ := f.st.Hash()
 	return Status{State: f.cfg.Identity.State, Role: f.raft.State().String(), Leader: string(leader), Term: s["term"],
-		CommitIndex: s["commit_index"], Applied: f.st.Applied(), LastContact: s["last_contact"], StateHash: h, Members: len(f.st.Roster())}
+		CommitIndex: s["commit_index"], Applied: f.st.Applied(), LastContact: s["last_contact"], StateHash: h, Members: len(f.st.Roster()),
+		KeyEpochs: f.st.LatestEpochs()}
 }
 
 // RotateChair hands leadership to the next voter in roster order.

@@ -127,10 +127,39 @@ func (d directory) Recipient(code string) (age.Recipient, error) {
 	return d.n.roster.Recipient(code)
 }
 
+// sealTarget names the subject a shared value belongs to and the key epoch its retention
+// ends in: the value is sealed under that subject's own data key, so that purging the
+// subject can shred exactly its values (epochs.go).
+type sealTarget struct {
+	subject string
+	epoch   uint64
+}
+
+// entryTarget is the seal target of a watchlist entry's votes and appeal: the entry's
+// own retention decides when they are shredded. An entry this node has not applied yet
+// is waited for with a linearizable read.
+func (n *Node) entryTarget(ctx context.Context, f *federation.Federation, id string) (sealTarget, error) {
+	e, ok, err := f.State().Entry(id)
+	if err == nil && !ok {
+		if _, err = n.readIndex(ctx, f, true); err == nil {
+			e, ok, err = f.State().Entry(id)
+		}
+	}
+	if err != nil {
+		return sealTarget{}, err
+	}
+	if !ok {
+		// The command will be rejected on every replica, but stays in the log: seal what
+		// it carries for the next epoch, so it is shredded soon.
+		return sealTarget{subject: "watchlist/" + id, epoch: f.State().Policy().Epoch(n.now()) + 1}, nil
+	}
+	return sealTarget{subject: "watchlist/" + id, epoch: subjectEpoch(f.State().Policy(), e.Kind, time.Unix(0, e.Nominated), n.now())}, nil
+}
+
 // sealShared seals value for the states marking releases it to on the replicated roster,
 // refusing NATIONAL: such a value never leaves the node. It returns the field and the
 // wrapped data key when the command must carry it (a key the federation has not seen).
-func (n *Node) sealShared(f *federation.Federation, entry, field, marking string, value []byte, newKeys map[string]seal.WrappedKey) (command.Field, error) {
+func (n *Node) sealShared(f *federation.Federation, t sealTarget, entry, field, marking string, value []byte, newKeys map[string]seal.WrappedKey) (command.Field, error) {
 	name := strings.TrimPrefix(field, "fields.") // the request names fields without the path
 	m, err := policy.ParseMarking(marking)
 	if err != nil {
@@ -147,14 +176,18 @@ func (n *Node) sealShared(f *federation.Federation, entry, field, marking string
 	if err != nil {
 		return command.Field{}, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "markings." + name, Msg: err.Error()}
 	}
-	s, err := n.ring.Seal(entry, field, m.String(), to, f.State().Policy().Epoch(n.now()), value)
+	s, err := n.ring.SealSubject(t.subject, t.epoch, entry, field, m.String(), to, value)
+	if errors.Is(err, errEpochPending) {
+		return command.Field{}, &api.Error{Status: http.StatusServiceUnavailable, Code: "key_epoch_pending", Msg: err.Error(),
+			Hint: "retry shortly: member nodes publish their keys for each key epoch as they start", Err: err}
+	}
 	if err != nil {
 		return command.Field{}, fmt.Errorf("seal %s: %w", field, err)
 	}
 	if _, known := f.State().Key(s.Key); !known {
-		w, ok, err := (&boltKeyStore{db: n.db}).GetKey(s.Key)
-		if err != nil || !ok {
-			return command.Field{}, fmt.Errorf("seal %s: the data key %s is not in the key store", field, s.Key)
+		w, ok := n.ring.Key(s.Key)
+		if !ok {
+			return command.Field{}, fmt.Errorf("seal %s: the data key %s is not in the keyring", field, s.Key)
 		}
 		newKeys[w.ID] = w
 	}
@@ -172,12 +205,12 @@ func keyList(m map[string]seal.WrappedKey) []seal.WrappedKey {
 
 // sealText seals a free-text value (a reason, grounds, evidence) for marking, REL TO
 // FEDERATION when none is given.
-func (n *Node) sealText(f *federation.Federation, entry, field, text, marking string, keys map[string]seal.WrappedKey) (command.Field, error) {
+func (n *Node) sealText(f *federation.Federation, t sealTarget, entry, field, text, marking string, keys map[string]seal.WrappedKey) (command.Field, error) {
 	if marking == "" {
 		marking = "REL TO FEDERATION"
 	}
 	val, _ := json.Marshal(text)
-	return n.sealShared(f, entry, field, marking, val, keys)
+	return n.sealShared(f, t, entry, field, marking, val, keys)
 }
 
 // propose signs pl as this state and has the federation commit it; subject names what
@@ -252,6 +285,7 @@ func (n *Node) Nominate(ctx context.Context, p access.Principal, req api.Nominat
 		}
 	}
 	entry := "watchlist/" + req.ID
+	target := sealTarget{subject: entry, epoch: subjectEpoch(f.State().Policy(), req.Kind, n.now(), n.now())}
 	keys := map[string]seal.WrappedKey{}
 	fields := map[string]command.Field{}
 	values := map[string][]byte{"party": party, "basis": basis}
@@ -264,7 +298,7 @@ func (n *Node) Nominate(ctx context.Context, p access.Principal, req api.Nominat
 		if !ok {
 			continue
 		}
-		if fields[name], err = n.sealShared(f, entry, "fields."+name, marking(name, defaults[name]), v, keys); err != nil {
+		if fields[name], err = n.sealShared(f, target, entry, "fields."+name, marking(name, defaults[name]), v, keys); err != nil {
 			return nil, err
 		}
 	}
@@ -285,11 +319,16 @@ func (n *Node) Vote(ctx context.Context, p access.Principal, id string, req api.
 	default:
 		v := &command.Vote{Entry: id, Position: req.Position, Blocking: req.Blocking}
 		if req.Reason != "" {
-			fld, err := n.sealText(f, "vote/"+id+"/"+n.id.State, "reason", req.Reason, req.Marking, map[string]seal.WrappedKey{})
+			target, err := n.entryTarget(ctx, f, id)
 			if err != nil {
 				return nil, err
 			}
-			v.Reason = &fld
+			keys := map[string]seal.WrappedKey{}
+			fld, err := n.sealText(f, target, "vote/"+id+"/"+n.id.State, "reason", req.Reason, req.Marking, keys)
+			if err != nil {
+				return nil, err
+			}
+			v.Reason, v.Keys = &fld, keyList(keys)
 		}
 		pl = v
 	}
@@ -302,11 +341,16 @@ func (n *Node) Appeal(ctx context.Context, p access.Principal, id string, req ap
 	if err != nil {
 		return nil, err
 	}
-	fld, err := n.sealText(f, "appeal/"+id, "grounds", req.Grounds, req.Marking, map[string]seal.WrappedKey{})
+	target, err := n.entryTarget(ctx, f, id)
 	if err != nil {
 		return nil, err
 	}
-	return n.propose(ctx, p, "watchlist/"+id, &command.Appeal{Entry: id, Grounds: fld})
+	keys := map[string]seal.WrappedKey{}
+	fld, err := n.sealText(f, target, "appeal/"+id, "grounds", req.Grounds, req.Marking, keys)
+	if err != nil {
+		return nil, err
+	}
+	return n.propose(ctx, p, "watchlist/"+id, &command.Appeal{Entry: id, Grounds: fld, Keys: keyList(keys)})
 }
 
 // Renew renews this state's listing for another review period.
@@ -327,12 +371,15 @@ func (n *Node) PublishIndicator(ctx context.Context, p access.Principal, req api
 		return nil, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "valid_until", Msg: "required (RFC 3339 time)"}
 	}
 	entry := "indicator/" + req.ID
+	// Retention runs from publication; an indicator still valid when its epoch draws to a
+	// close is rewrapped like any other retained subject.
+	target := sealTarget{subject: entry, epoch: subjectEpoch(f.State().Policy(), "indicator", n.now(), n.now())}
 	keys := map[string]seal.WrappedKey{}
-	subject, err := n.sealText(f, entry, "subject", req.Subject, req.SubjectMarking, keys)
+	subject, err := n.sealText(f, target, entry, "subject", req.Subject, req.SubjectMarking, keys)
 	if err != nil {
 		return nil, err
 	}
-	evidence, err := n.sealText(f, entry, "evidence", req.Evidence, req.EvidenceMarking, keys)
+	evidence, err := n.sealText(f, target, entry, "evidence", req.Evidence, req.EvidenceMarking, keys)
 	if err != nil {
 		return nil, err
 	}

@@ -56,6 +56,8 @@ type Node struct {
 	pol    policy.Policy
 	roster Roster
 	ring   *seal.Keyring
+	// epochs holds this node's per-epoch identities, which subject keys are wrapped to.
+	epochs *identity.EpochKeys
 	reg    *access.Registry
 	keys   atomic.Pointer[keyPair]
 	now    func() time.Time
@@ -128,6 +130,10 @@ func Open(cfg *config.Config, log *slog.Logger, o Options) (*Node, error) {
 	if err != nil {
 		return fail(fmt.Errorf("sealing keys: %w", err))
 	}
+	if n.epochs, err = identity.OpenEpochKeys(cfg.DataDir); err != nil {
+		return fail(fmt.Errorf("epoch keys: %w", err))
+	}
+	n.ring.UseEpochs(epochDirectory{n}, n.epochs)
 	n.commit = newCommitter(db)
 	n.ready.Store(true)
 	return n, nil

@@ -105,6 +105,13 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 				n.log.Warn("leaving the federation", "err", err)
 			}
 		}()
+		kctx, stopKeys := context.WithCancel(ctx)
+		keysDone := make(chan struct{})
+		go func() {
+			defer close(keysDone)
+			n.runKeyHousekeeping(kctx, n.fed.Load())
+		}()
+		defer func() { stopKeys(); <-keysDone }() // runs before the federation shuts down
 	}
 
 	if n.cfg.PprofAddr != "" {

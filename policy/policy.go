@@ -34,9 +34,9 @@ type Policy struct {
 // keys; longer than a year and a single destroyed key would shred too much at once (and
 // keep early values readable long after their retention).
 const (
-	MinKeyEpoch     = time.Hour
+	MinKeyEpoch     = time.Second
 	MaxKeyEpoch     = 366 * Day
-	defaultKeyEpoch = 30 * Day
+	defaultKeyEpoch = 7 * Day
 )
 
 // MaxPolicySize caps a policy document ParsePolicy reads. Real policies are a few

@@ -188,10 +188,10 @@ func TestEpoch(t *testing.T) {
 		{"first second of epoch 1", day, time.Unix(86400, 0), 1},
 		{"hour epochs", hour, time.Unix(3*3600+59, 0), 3},
 		{"time zone does not matter", day, time.Unix(86400, 0).In(time.FixedZone("X", -11*3600)), 1},
-		{"default 30d", DefaultPolicy(), time.Unix(30*86400-1, 0), 0},
-		{"default 30d next", DefaultPolicy(), time.Unix(30*86400, 0), 1},
-		{"2025", DefaultPolicy(), time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), 1735689600 / (30 * 86400)},
-		{"invalid epoch falls back to 30d", Policy{}, time.Unix(30*86400, 0), 1},
+		{"default 7d", DefaultPolicy(), time.Unix(7*86400-1, 0), 0},
+		{"default 7d next", DefaultPolicy(), time.Unix(7*86400, 0), 1},
+		{"2025", DefaultPolicy(), time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), 1735689600 / (7 * 86400)},
+		{"invalid epoch falls back to 7d", Policy{}, time.Unix(7*86400, 0), 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -218,6 +218,10 @@ func Up(ctx context.Context, o Options) (*Net, error) {
 		_ = net.Down(10 * time.Second)
 		return nil, err
 	}
+	if err := net.WaitKeyEpochs(ctx); err != nil {
+		_ = net.Down(10 * time.Second)
+		return nil, err
+	}
 	if o.Seed {
 		o.say("seeding demo data from the UN consolidated list")
 		if err := net.SeedDemo(ctx); err != nil {
@@ -295,6 +299,8 @@ type Status struct {
 	Leader    string `json:"leader"`
 	Applied   uint64 `json:"applied_index"`
 	StateHash string `json:"state_hash"`
+	// KeyEpochs is the furthest key epoch each member has published.
+	KeyEpochs map[string]uint64 `json:"key_epochs"`
 }
 
 // Status asks node i for its federation status.
@@ -340,6 +346,50 @@ func (t *Net) WaitLeader(ctx context.Context) (int, error) {
 		select {
 		case <-ctx.Done():
 			return -1, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// WaitKeyEpochs waits until every running node sees every running member's key epochs
+// published as far as the longest retention of a shared kind, after which values of any
+// kind can be sealed to all of them.
+func (t *Net) WaitKeyEpochs(ctx context.Context) error {
+	pol := DemoPolicy()
+	if t.opts.Policy != nil {
+		pol = *t.opts.Policy
+	}
+	var need uint64
+	for _, kind := range []string{"denied-party", "end-user-of-concern", "debarred-supplier", "indicator"} {
+		need = max(need, pol.Epoch(time.Now().Add(pol.RetentionFor(kind))))
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		done, why := true, ""
+		for i, n := range t.Nodes {
+			if !n.Running() {
+				continue
+			}
+			s, err := t.Status(ctx, i)
+			if err != nil {
+				done, why = false, err.Error()
+				break
+			}
+			for _, m := range t.Nodes {
+				if e := s.KeyEpochs[m.State]; m.Running() && e < need {
+					done, why = false, fmt.Sprintf("%s sees key epochs of %s up to %d, not yet %d", n.State, m.State, e, need)
+				}
+			}
+		}
+		if done {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("testnet: key epochs not published within 30s: %s", why)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/hashicorp/raft"
 
 	"github.com/entente/entente/crypto/identity"
@@ -315,6 +316,15 @@ func outsiderCannotOpen(t *testing.T, net *testnet.Net, id string, reader *testn
 		if err != nil {
 			t.Fatal(err)
 		}
+		epochs, err := identity.OpenEpochKeys(n.DataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ring.UseEpochs(noDirectory{}, epochs)
+		// Every identity the node holds, tried directly on the wrapped key too.
+		if _, err := age.Decrypt(bytes.NewReader(w.Wrapped), append(epochs.Identities(), id.Age)...); err == nil && n == gbr {
+			t.Fatal("one of GBR's identities unwraps a key wrapped for DEU and FRA")
+		}
 		if err := ring.Import(w); err != nil {
 			t.Fatal(err)
 		}
@@ -540,6 +550,10 @@ func TestAdmitAndRemoveMember(t *testing.T) {
 		return s.Applied >= l.Applied && s.StateHash == l.StateHash && s.Role == "Follower", fmt.Sprintf("ITA %s at %d, FRA at %d", s.Role, s.Applied, l.Applied)
 	})
 
+	// Values can be sealed to ITA once it has published its key epochs.
+	if err := net.WaitKeyEpochs(ctx); err != nil {
+		t.Fatal(err)
+	}
 	after := "AFTER-ADMISSION"
 	if err := call(t, net, 1, "officer", "POST", "/v1/watchlist/nominations", nomination(after, "New Party SA", "REL TO FEDERATION"), nil); err != nil {
 		t.Fatal(err)

@@ -681,6 +681,10 @@ func (noDirectory) Recipient(state string) (age.Recipient, error) {
 	return nil, fmt.Errorf("no recipient for %s", state)
 }
 
+func (noDirectory) EpochRecipient(state string, _ uint64) (age.Recipient, uint64, error) {
+	return nil, 0, fmt.Errorf("no epoch recipient for %s", state)
+}
+
 // tamperAudit rewrites the rationale of the second audit entry in place.
 func tamperAudit(t *testing.T, path string) {
 	t.Helper()

@@ -4,6 +4,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 
 	"golang.org/x/crypto/chacha20"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -75,4 +76,24 @@ func bindingAAD(keyID, entryID, field, marking string) []byte {
 	put(field)
 	put(marking)
 	return b
+}
+
+// OpenWithKey opens s with a raw 32-byte data key, bound as Keyring.Open binds it. It is
+// for audits of raw files (a retention test that recovers every data key a node's
+// identities can unwrap and tries each); nodes use Keyring.Open.
+func OpenWithKey(key []byte, s Sealed, entryID, field string) ([]byte, error) {
+	if len(key) != len(dataKey{}) {
+		return nil, fmt.Errorf("%w: a data key is %d bytes", ErrMalformed, len(dataKey{}))
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	var k dataKey
+	copy(k[:], key)
+	defer clear(k[:])
+	pt, err := openField(&k, bindingAAD(s.Key, entryID, field, s.Marking), s.CT)
+	if err != nil {
+		return nil, fmt.Errorf("%w: key %s, entry %.64q, field %.64q", ErrTampered, s.Key, entryID, field)
+	}
+	return pt, nil
 }

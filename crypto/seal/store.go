@@ -24,23 +24,47 @@ type WrappedKey struct {
 	// whose Origin is itself (see Keyring.Import for why); the federation layer must
 	// check that whoever shared a key is its Origin (the proposal's signature).
 	Origin string `json:"origin,omitempty"`
+	// Subject is set on a subject key: the one shared subject (a watchlist entry, an
+	// indicator) whose fields it seals, so that purging the subject can destroy exactly
+	// its keys and nothing else.
+	Subject string `json:"subject,omitempty"`
+	// Epochs is set on a subject key: for each state in Recipients, in the same order,
+	// the key epoch whose identity of that state the key is wrapped to. A subject key is
+	// never wrapped to a long-term identity, so destroying those epoch identities makes
+	// every copy of it, in logs and snapshots too, unreadable.
+	Epochs []uint64 `json:"epochs,omitempty"`
 }
 
 func (w WrappedKey) clone() WrappedKey {
 	w.Recipients = slices.Clone(w.Recipients)
 	w.Wrapped = slices.Clone(w.Wrapped)
+	w.Epochs = slices.Clone(w.Epochs)
 	return w
 }
 
 func (w WrappedKey) equal(o WrappedKey) bool {
-	return w.ID == o.ID && w.Epoch == o.Epoch && w.Origin == o.Origin &&
-		slices.Equal(w.Recipients, o.Recipients) && slices.Equal(w.Wrapped, o.Wrapped)
+	return w.ID == o.ID && w.Epoch == o.Epoch && w.Origin == o.Origin && w.Subject == o.Subject &&
+		slices.Equal(w.Recipients, o.Recipients) && slices.Equal(w.Wrapped, o.Wrapped) && slices.Equal(w.Epochs, o.Epochs)
 }
 
 // Directory resolves a state code to the age recipient its node decrypts with (from the
 // replicated roster). It is defined here, where it is consumed, so crypto stays a leaf.
 type Directory interface {
 	Recipient(state string) (age.Recipient, error)
+}
+
+// EpochDirectory resolves the age recipient a state published for a key epoch (from the
+// replicated state). It returns the first epoch at or after min the state has a
+// recipient for, so that a state which published ahead is still reachable, and an error
+// when it has none.
+type EpochDirectory interface {
+	EpochRecipient(state string, min uint64) (age.Recipient, uint64, error)
+}
+
+// EpochIdentities gives this node's own identity for a key epoch, or false once that
+// identity has been destroyed (or never existed).
+type EpochIdentities interface {
+	EpochIdentity(epoch uint64) (age.Identity, bool)
 }
 
 // Store persists wrapped keys (bbolt on a node). Implementations must be safe for

@@ -98,6 +98,14 @@ func checkWrappedKey(w WrappedKey) error {
 	if w.Origin != "" && !validState(w.Origin) {
 		return fmt.Errorf("%w: key %s: origin %.20q is not a state code", ErrMalformed, w.ID, w.Origin)
 	}
+	switch {
+	case w.Subject == "" && len(w.Epochs) != 0:
+		return fmt.Errorf("%w: key %s: epochs without a subject", ErrMalformed, w.ID)
+	case w.Subject != "" && (len(w.Subject) > MaxBindingLen || len(w.Epochs) != len(w.Recipients)):
+		return fmt.Errorf("%w: key %s: a subject key needs a subject of 1 to %d bytes and one epoch per recipient", ErrMalformed, w.ID, MaxBindingLen)
+	case w.Subject != "" && w.Origin == "":
+		return fmt.Errorf("%w: key %s: a subject key needs its origin", ErrMalformed, w.ID)
+	}
 	if len(w.Wrapped) == 0 || len(w.Wrapped) > maxWrapped {
 		return fmt.Errorf("%w: key %s: wrapped form is %d bytes (1 to %d)", ErrMalformed, w.ID, len(w.Wrapped), maxWrapped)
 	}
@@ -160,6 +168,22 @@ func appendSetKey(b []byte, set []string, epoch uint64) []byte {
 	}
 	b = append(b, '#')
 	return binary.BigEndian.AppendUint64(b, epoch)
+}
+
+// subjectKeyName is the Keyring.bySet name of a subject key: a leading NUL (which no
+// appendSetKey name has), the subject, NUL, and the recipient set.
+func subjectKeyName(subject string, set []string) string {
+	b := append([]byte{0}, subject...)
+	b = append(b, 0)
+	return string(appendSetKey(b, set, 0))
+}
+
+// setName is the Keyring.bySet name of w.
+func setName(w WrappedKey) string {
+	if w.Subject != "" {
+		return subjectKeyName(w.Subject, w.Recipients)
+	}
+	return string(appendSetKey(nil, w.Recipients, w.Epoch))
 }
 
 func strictlySorted(s []string) bool {

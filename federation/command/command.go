@@ -34,6 +34,7 @@ const (
 	TypeEpochKey    Type = 10 // a node publishes its recipient for a key epoch
 	TypeMembership  Type = 11 // a member proposes to admit or remove a state
 	TypeMemberVote  Type = 12 // a voter endorses or objects to a membership proposal
+	TypeRewrap      Type = 13 // the originator rewraps a retained subject's key to later epochs
 )
 
 // SkippableBit marks a type that a node which does not know it may skip.
@@ -43,7 +44,7 @@ var typeNames = map[Type]string{
 	TypeNominate: "nominate", TypeVote: "vote", TypeAppeal: "appeal", TypeAppealVote: "appeal-vote",
 	TypeRenew: "renew", TypeTransition: "transition", TypeIndicator: "indicator",
 	TypeCorroborate: "corroborate", TypeWithdraw: "withdraw", TypeEpochKey: "epoch-key",
-	TypeMembership: "membership", TypeMemberVote: "member-vote",
+	TypeMembership: "membership", TypeMemberVote: "member-vote", TypeRewrap: "rewrap",
 }
 
 func (t Type) String() string {

@@ -25,6 +25,16 @@ func (d dir) Recipient(s string) (age.Recipient, error) {
 	return nil, fmt.Errorf("unknown %s", s)
 }
 
+// EpochRecipient makes dir an epoch directory that publishes every state for epoch 7.
+func (d dir) EpochRecipient(s string, _ uint64) (age.Recipient, uint64, error) {
+	r, err := d.Recipient(s)
+	return r, 7, err
+}
+
+type epochIDs struct{ id age.Identity }
+
+func (e epochIDs) EpochIdentity(uint64) (age.Identity, bool) { return e.id, true }
+
 type fixture struct {
 	ring   *seal.Keyring
 	signer *jws.Signer
@@ -38,10 +48,12 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	deu, _ := age.GenerateX25519Identity()
-	ring, err := seal.NewKeyring("FRA", fra, dir{"FRA": fra.Recipient(), "DEU": deu.Recipient()}, seal.NewMemStore())
+	d := dir{"FRA": fra.Recipient(), "DEU": deu.Recipient()}
+	ring, err := seal.NewKeyring("FRA", fra, d, seal.NewMemStore())
 	if err != nil {
 		t.Fatal(err)
 	}
+	ring.UseEpochs(d, epochIDs{fra})
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	s := jws.NewSigner(priv)
 	ks := jws.NewKeySet()
@@ -82,7 +94,23 @@ func (f *fixture) payloads(t testing.TB) []Payload {
 		&Membership{ID: "M-1", Action: "admit", Member: f.card(recipient)},
 		&Membership{ID: "M-2", Action: "remove", State: "ITA"},
 		&MemberVote{Proposal: "M-1", Position: "object", Blocking: true},
+		&Rewrap{Key: f.subjectKey(t, "watchlist/FRA-N-1")},
 	}
+}
+
+// subjectKey seals one value under subject's own key and returns that key.
+func (f *fixture) subjectKey(t testing.TB, subject string) seal.WrappedKey {
+	t.Helper()
+	if _, err := f.ring.SealSubject(subject, 7, subject, "fields.party", "REL TO DEU,FRA", []string{"DEU", "FRA"}, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range f.ring.SubjectKeys() {
+		if w.Subject == subject {
+			return w
+		}
+	}
+	t.Fatalf("no subject key for %s", subject)
+	return seal.WrappedKey{}
 }
 
 func (f *fixture) card(r *age.X25519Identity) *MemberCard {

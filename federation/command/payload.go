@@ -91,6 +91,8 @@ func Decode(c *Command) (Payload, error) {
 		p = &Membership{}
 	case TypeMemberVote:
 		p = &MemberVote{}
+	case TypeRewrap:
+		p = &Rewrap{}
 	default:
 		return nil, fmt.Errorf("%w: unknown command type %d", ErrMalformed, byte(c.Type))
 	}
@@ -194,6 +196,9 @@ func checkKeys(keys []seal.WrappedKey) error {
 		if k.ID == "" || len(k.Recipients) == 0 || len(k.Wrapped) == 0 {
 			return invalid(fmt.Sprintf("keys[%d]", i), "needs an id, recipients and the wrapped key")
 		}
+		if (k.Subject == "") != (len(k.Epochs) == 0) || (k.Subject != "" && len(k.Epochs) != len(k.Recipients)) {
+			return invalid(fmt.Sprintf("keys[%d]", i), "a subject key names its subject and one epoch per recipient; another key has neither")
+		}
 	}
 	return nil
 }
@@ -235,6 +240,9 @@ type Vote struct {
 	Position string `json:"position"`
 	Blocking bool   `json:"blocking,omitempty"`
 	Reason   *Field `json:"reason,omitempty"`
+	// Keys carries the voter's data key for the reason when the federation has not seen
+	// it yet: a subject key of the entry, destroyed when the entry is purged.
+	Keys []seal.WrappedKey `json:"keys,omitempty"`
 }
 
 // Type implements Payload.
@@ -258,15 +266,19 @@ func (p *Vote) Validate() error {
 		return invalid("position", "%q: want endorse or object", p.Position)
 	}
 	if p.Reason != nil {
-		return p.Reason.check("reason")
+		if err := p.Reason.check("reason"); err != nil {
+			return err
+		}
 	}
-	return nil
+	return checkKeys(p.Keys)
 }
 
 // Appeal brings an appeal against a listed entry.
 type Appeal struct {
 	Entry   string `json:"entry"`
 	Grounds Field  `json:"grounds"`
+	// Keys carries the appellant's data key for the grounds, as Vote.Keys does.
+	Keys []seal.WrappedKey `json:"keys,omitempty"`
 }
 
 // Type implements Payload.
@@ -277,7 +289,10 @@ func (p *Appeal) Validate() error {
 	if err := checkID("entry", p.Entry); err != nil {
 		return err
 	}
-	return p.Grounds.check("grounds")
+	if err := p.Grounds.check("grounds"); err != nil {
+		return err
+	}
+	return checkKeys(p.Keys)
 }
 
 // AppealVote is a voter's decision on an appeal.
@@ -438,6 +453,27 @@ func (p *EpochKey) Validate() error {
 	}
 	if _, err := age.ParseX25519Recipient(p.Recipient); err != nil {
 		return invalid("recipient", "want an age X25519 recipient (age1...)")
+	}
+	return nil
+}
+
+// Rewrap replaces the wrapped form of one of the proposing state's subject keys with one
+// wrapped to later key epochs. The data key, and so every ciphertext, stays the same; only
+// the originator can rewrap, since only it may seal under the key.
+type Rewrap struct {
+	Key seal.WrappedKey `json:"key"`
+}
+
+// Type implements Payload.
+func (*Rewrap) Type() Type { return TypeRewrap }
+
+// Validate implements Payload.
+func (p *Rewrap) Validate() error {
+	if err := checkKeys([]seal.WrappedKey{p.Key}); err != nil {
+		return err
+	}
+	if p.Key.Subject == "" {
+		return invalid("key.subject", "only a subject key is rewrapped")
 	}
 	return nil
 }

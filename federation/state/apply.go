@@ -186,6 +186,8 @@ func (a *applier) dispatch(p command.Payload) error {
 		return a.membership(p)
 	case *command.MemberVote:
 		return a.memberVote(p)
+	case *command.Rewrap:
+		return a.rewrap(p)
 	}
 	return reject("command type %s has no rules", a.c.Type)
 }
@@ -236,6 +238,9 @@ func (a *applier) vote(p *command.Vote) error {
 	if _, dup := e.Votes[a.c.Origin]; dup {
 		return reject("%s has already voted on %s", a.c.Origin, e.ID)
 	}
+	if err := a.storeKeys(p.Keys, "watchlist/"+e.ID); err != nil {
+		return err
+	}
 	if e.Votes == nil {
 		e.Votes = map[string]Vote{}
 	}
@@ -258,7 +263,7 @@ func (a *applier) nominate(p *command.Nominate) error {
 	if a.tx.Bucket(bEntries).Get([]byte(p.ID)) != nil {
 		return reject("watchlist entry %s already exists", p.ID)
 	}
-	if err := a.storeKeys(p.Keys); err != nil {
+	if err := a.storeKeys(p.Keys, "watchlist/"+p.ID); err != nil {
 		return err
 	}
 	window := time.Duration(a.s.pol.Voting.Consultation).Nanoseconds()
@@ -281,6 +286,9 @@ func (a *applier) appeal(p *command.Appeal) error {
 	}
 	if e.Status != StatusListed && e.Status != StatusReviewDue {
 		return reject("entry %s is %s; only a listed entry can be appealed", e.ID, e.Status)
+	}
+	if err := a.storeKeys(p.Keys, "watchlist/"+e.ID); err != nil {
+		return err
 	}
 	e.Status = StatusAppealed
 	e.Appeal = &AppealRecord{By: a.c.Origin, Grounds: p.Grounds, At: a.now}
@@ -448,6 +456,9 @@ func (a *applier) purgeEntry(e *Entry) error {
 	if err := a.tx.Bucket(bEntries).Delete([]byte(e.ID)); err != nil {
 		return err
 	}
+	if err := a.dropSubjectKeys("watchlist/" + e.ID); err != nil {
+		return err
+	}
 	if err := a.reschedule("watchlist/"+e.ID, &e.DeadlineAt, &e.DeadlineTo, 0, ""); err != nil {
 		return err
 	}
@@ -491,7 +502,7 @@ func (a *applier) indicator(p *command.Indicator) error {
 	if p.ValidUntil*int64(time.Second) <= a.now {
 		return reject("indicator %s is valid until %s, which has passed", p.ID, stamp(p.ValidUntil*int64(time.Second)))
 	}
-	if err := a.storeKeys(p.Keys); err != nil {
+	if err := a.storeKeys(p.Keys, "indicator/"+p.ID); err != nil {
 		return err
 	}
 	in := &Indicator{ID: p.ID, Kind: p.Kind, Origin: a.c.Origin, Subject: p.Subject, Severity: p.Severity,
@@ -567,6 +578,9 @@ func (a *applier) indicatorTransition(id, to string) error {
 		if err := a.tx.Bucket(bIndicators).Delete([]byte(in.ID)); err != nil {
 			return err
 		}
+		if err := a.dropSubjectKeys("indicator/" + in.ID); err != nil {
+			return err
+		}
 		if err := a.reschedule("indicator/"+in.ID, &in.DeadlineAt, &in.DeadlineTo, 0, ""); err != nil {
 			return err
 		}
@@ -581,20 +595,40 @@ func (a *applier) indicatorTransition(id, to string) error {
 	return a.alert("indicator-"+in.Status, "indicator/"+in.ID)
 }
 
+// maxEpochAhead bounds how far ahead a node may publish an epoch recipient: further than
+// any retention period, and near enough that epoch arithmetic in nanoseconds cannot
+// overflow.
+const maxEpochAhead = 100 * policy.Year
+
 func (a *applier) epochKey(p *command.EpochKey) error {
-	key := append(u64key(p.Epoch), a.c.Origin...)
+	cur := a.s.pol.Epoch(time.Unix(0, a.now))
+	switch {
+	case p.Epoch < cur:
+		return reject("key epoch %d has closed (the current epoch is %d)", p.Epoch, cur)
+	case p.Epoch > a.s.pol.Epoch(time.Unix(0, a.now).Add(maxEpochAhead)):
+		return reject("key epoch %d starts more than %s ahead", p.Epoch, policy.Duration(maxEpochAhead))
+	}
+	key := epochRecipientKey(a.c.Origin, p.Epoch)
 	if a.tx.Bucket(bEpochs).Get(key) != nil {
 		return reject("%s has already published its recipient for epoch %d", a.c.Origin, p.Epoch)
 	}
 	return a.tx.Bucket(bEpochs).Put(key, []byte(p.Recipient))
 }
 
-// storeKeys records data keys that travel with a command; a key id is never reused.
-func (a *applier) storeKeys(keys []seal.WrappedKey) error {
+// epochRecipientKey is a bEpochs key: state || epoch (8 bytes, big-endian), so the epochs
+// one state published sort together and the first at or after an epoch is one seek.
+func epochRecipientKey(state string, epoch uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(state), epoch)
+}
+
+// storeKeys records the data keys that travel with a command about subject. Each must be
+// a subject key of that subject, from the proposing state, wrapped to epochs its
+// recipients have published; a key id is never reused.
+func (a *applier) storeKeys(keys []seal.WrappedKey, subject string) error {
 	var fresh []seal.WrappedKey
 	for _, k := range keys {
-		if !slices.Contains(k.Recipients, a.c.Origin) {
-			return reject("data key %s is not wrapped for its own origin %s", k.ID, a.c.Origin)
+		if err := a.checkSubjectKey(k, subject); err != nil {
+			return err
 		}
 		b, _ := json.Marshal(k)
 		if have := a.tx.Bucket(bKeys).Get([]byte(k.ID)); have != nil {
@@ -613,8 +647,79 @@ func (a *applier) storeKeys(keys []seal.WrappedKey) error {
 		if err := a.tx.Bucket(bKeys).Put([]byte(k.ID), b); err != nil {
 			return err
 		}
+		if err := a.tx.Bucket(bSubjectKeys).Put(subjectKeyIndex(subject, k.ID), nil); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// checkSubjectKey applies the rules every replicated data key obeys: a subject key of
+// this subject from the proposing state. Which identities the stanzas are really for
+// cannot be checked here (age hides it); the epochs the key names are the originator's
+// claim, signed with the command.
+func (a *applier) checkSubjectKey(k seal.WrappedKey, subject string) error {
+	switch {
+	case k.Subject != subject:
+		return reject("data key %s is for subject %q, not %s", k.ID, k.Subject, subject)
+	case k.Origin != a.c.Origin:
+		return reject("data key %s comes from %s but %s proposed it", k.ID, k.Origin, a.c.Origin)
+	case !slices.Contains(k.Recipients, a.c.Origin):
+		return reject("data key %s is not wrapped for its own origin %s", k.ID, a.c.Origin)
+	}
+	return nil
+}
+
+func subjectKeyIndex(subject, id string) []byte {
+	b := append([]byte(subject), 0)
+	return append(b, id...)
+}
+
+// dropSubjectKeys deletes every data key of subject. Together with each node dropping
+// the key from its keyring and destroying the epoch identities it was wrapped to, this
+// is what makes a purge final.
+func (a *applier) dropSubjectKeys(subject string) error {
+	prefix := append([]byte(subject), 0)
+	idx := a.tx.Bucket(bSubjectKeys)
+	var ids [][]byte
+	c := idx.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		ids = append(ids, bytes.Clone(k))
+	}
+	for _, k := range ids {
+		if err := a.tx.Bucket(bKeys).Delete(k[len(prefix):]); err != nil {
+			return err
+		}
+		if err := idx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rewrap replaces a retained subject key's wrapped form with one wrapped to later epochs.
+func (a *applier) rewrap(p *command.Rewrap) error {
+	v := a.tx.Bucket(bKeys).Get([]byte(p.Key.ID))
+	if v == nil {
+		return reject("no data key %s (purged, or never shared)", p.Key.ID)
+	}
+	var cur seal.WrappedKey
+	if err := json.Unmarshal(v, &cur); err != nil {
+		return fmt.Errorf("state: key %s: %w", p.Key.ID, err)
+	}
+	switch {
+	case cur.Origin != a.c.Origin:
+		return reject("data key %s belongs to %s; only its originator rewraps it", cur.ID, cur.Origin)
+	case cur.Subject == "" || p.Key.Subject != cur.Subject || !slices.Equal(p.Key.Recipients, cur.Recipients):
+		return reject("a rewrap of %s keeps its subject and recipients", cur.ID)
+	case p.Key.Epoch <= cur.Epoch:
+		return reject("data key %s is already wrapped for epoch %d", cur.ID, cur.Epoch)
+	}
+	if err := a.checkSubjectKey(p.Key, cur.Subject); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(p.Key)
+	return a.tx.Bucket(bKeys).Put([]byte(p.Key.ID), b)
 }
 
 // entryDeadline is an entry's next deadline, decided by its status alone, so that the

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -595,11 +596,13 @@ func (f *benchFed) entry(i int) ([]byte, error) {
 	party := fmt.Sprintf(`{"type":"organisation","name":"Trading Company %07d FZE","aliases":["TC %d General Trading"],`+
 		`"addresses":[{"street":"Warehouse %d, Jebel Ali Free Zone South","city":"Dubai","country":"ARE"}],"countries":["ARE"]}`, i, i, i%9973)
 	rationale := fmt.Sprintf(`"Procured controlled items for a listed end user through intermediaries; licence refusal %s-%07d."`, origin, i)
+	key := subjectKeyFor(f.keys[origin], i, subject)
 	sealed := func(field, value string) (command.Field, error) {
 		s, err := ring.Seal(subject, "fields."+field, "REL TO FEDERATION", f.to, f.epoch, []byte(value))
 		if err != nil {
 			return command.Field{}, err
 		}
+		s.Key = key.ID
 		return command.Field{Marking: "REL TO FEDERATION", Sealed: &s}, nil
 	}
 	p := &command.Nominate{ID: id, Kind: "denied-party", Fields: map[string]command.Field{
@@ -611,9 +614,7 @@ func (f *benchFed) entry(i int) ([]byte, error) {
 	if p.Fields["rationale"], err = sealed("rationale", rationale); err != nil {
 		return nil, err
 	}
-	if i < len(f.origins) {
-		p.Keys = []seal.WrappedKey{f.keys[origin]} // the key's first use
-	}
+	p.Keys = []seal.WrappedKey{key}
 	c, err := command.New(origin, p)
 	if err != nil {
 		return nil, err
@@ -696,4 +697,23 @@ func (f *benchFed) build(st *state.State, n int, progress func(done int)) error 
 		return fmt.Errorf("built %d of %d entries", done, n)
 	}
 	return nil
+}
+
+// subjectKeyFor gives subject i its own subject key, as nodes do. Wrapping a fresh data
+// key with age for each of a million subjects would dominate the set-up, and apply never
+// opens keys, so the template's wrapped bytes are reused under a distinct id: the key is
+// as large as a real one.
+func subjectKeyFor(tmpl seal.WrappedKey, i int, subject string) seal.WrappedKey {
+	w := tmpl
+	var seed [9]byte
+	seed[0] = 'k'
+	binary.BigEndian.PutUint64(seed[1:], uint64(i))
+	sum := sha256.Sum256(seed[:])
+	w.ID = "k1" + base64.RawURLEncoding.EncodeToString(sum[:16])
+	w.Subject = subject
+	w.Epochs = make([]uint64, len(w.Recipients))
+	for j := range w.Epochs {
+		w.Epochs[j] = w.Epoch
+	}
+	return w
 }

@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -153,4 +154,101 @@ func (s *State) Due(now time.Time) ([]command.Transition, error) {
 		return nil
 	})
 	return out, err
+}
+
+// EpochRecipient returns the age recipient state published for the first key epoch at or
+// after min, and that epoch.
+func (s *State) EpochRecipient(state string, min uint64) (string, uint64, bool) {
+	var rcpt string
+	var epoch uint64
+	var ok bool
+	_ = s.view(func(tx *bbolt.Tx) error {
+		k, v := tx.Bucket(bEpochs).Cursor().Seek(epochRecipientKey(state, min))
+		if len(k) == len(state)+8 && string(k[:len(state)]) == state {
+			rcpt, epoch, ok = string(v), binary.BigEndian.Uint64(k[len(state):]), true
+		}
+		return nil
+	})
+	return rcpt, epoch, ok
+}
+
+// HasEpochRecipient reports whether state has published its recipient for epoch.
+func (s *State) HasEpochRecipient(state string, epoch uint64) bool {
+	var ok bool
+	_ = s.view(func(tx *bbolt.Tx) error {
+		ok = tx.Bucket(bEpochs).Get(epochRecipientKey(state, epoch)) != nil
+		return nil
+	})
+	return ok
+}
+
+// ForEachKey calls fn with every replicated data key, in id order, until fn returns
+// false. Nodes use it to rewrap their own retained keys and to drop purged ones.
+func (s *State) ForEachKey(fn func(seal.WrappedKey) bool) error {
+	err := s.view(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bKeys).ForEach(func(_, v []byte) error {
+			var w seal.WrappedKey
+			if err := json.Unmarshal(v, &w); err != nil {
+				return err
+			}
+			if !fn(w) {
+				return errStop
+			}
+			return nil
+		})
+	})
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
+}
+
+// errStop ends a ForEach early; it never leaves the package.
+var errStop = errors.New("stop")
+
+// NextDeadline returns a subject's next scheduled transition ("watchlist/ID" or
+// "indicator/ID"), so a node can tell whether a subject will be purged before the key
+// epoch its keys are wrapped to closes.
+func (s *State) NextDeadline(subject string) (at int64, to string, ok bool) {
+	kind, id, valid := cutSubject(subject)
+	if !valid {
+		return 0, "", false
+	}
+	_ = s.view(func(tx *bbolt.Tx) error {
+		var v []byte
+		switch kind {
+		case "watchlist":
+			v = tx.Bucket(bEntries).Get([]byte(id))
+		case "indicator":
+			v = tx.Bucket(bIndicators).Get([]byte(id))
+		}
+		if v == nil {
+			return nil
+		}
+		var d struct {
+			At int64  `json:"deadline_at"`
+			To string `json:"deadline_to"`
+		}
+		if json.Unmarshal(v, &d) == nil {
+			at, to, ok = d.At, d.To, true
+		}
+		return nil
+	})
+	return at, to, ok
+}
+
+// LatestEpochs returns, for each state that has published any, the furthest key epoch it
+// has published a recipient for.
+func (s *State) LatestEpochs() map[string]uint64 {
+	out := map[string]uint64{}
+	_ = s.view(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bEpochs).ForEach(func(k, _ []byte) error {
+			if len(k) > 8 {
+				st, e := string(k[:len(k)-8]), binary.BigEndian.Uint64(k[len(k)-8:])
+				out[st] = max(out[st], e)
+			}
+			return nil
+		})
+	})
+	return out
 }

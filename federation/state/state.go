@@ -46,7 +46,10 @@ var (
 	// Unix nanoseconds) || subject, value = the transition due then. The leader reads
 	// only what has fallen due instead of scanning the whole state.
 	bDeadlines = []byte("deadlines")
-	allBuckets = [][]byte{bMeta, bEntries, bIndicators, bCommands, bKeys, bEpochs, bAlerts, bResults, bDeadlines, bProposals}
+	// bSubjectKeys indexes subject keys by subject: key = subject || 0 || key id, so a
+	// purge finds and destroys exactly the keys of the subject it removes.
+	bSubjectKeys = []byte("subject-keys")
+	allBuckets   = [][]byte{bMeta, bEntries, bIndicators, bCommands, bKeys, bEpochs, bAlerts, bResults, bDeadlines, bProposals, bSubjectKeys}
 )
 
 // Meta keys.

@@ -239,6 +239,19 @@ func apply(t *testing.T, nodes []*raftNode, cmd string) {
 			if err == nil {
 				return
 			}
+			if errors.Is(err, raft.ErrLeadershipLost) {
+				// The entry may or may not have committed: ask the next leader's state
+				// before trying again, so a retry cannot apply it twice.
+				var nl *raftNode
+				waitFor(t, 20*time.Second, "a new leader to settle "+cmd, func() bool {
+					nl = leader(nodes)
+					return nl != nil && nl.raft.Barrier(5*time.Second).Error() == nil
+				})
+				if slices.Contains(nl.fsm.list(), cmd) {
+					return
+				}
+				continue
+			}
 			if !errors.Is(err, raft.ErrNotLeader) {
 				t.Fatalf("apply %s: %v", cmd, err)
 			}
