@@ -609,10 +609,23 @@ func (a *applier) epochKey(p *command.EpochKey) error {
 		return reject("key epoch %d starts more than %s ahead", p.Epoch, policy.Duration(maxEpochAhead))
 	}
 	key := epochRecipientKey(a.c.Origin, p.Epoch)
-	if a.tx.Bucket(bEpochs).Get(key) != nil {
+	b := a.tx.Bucket(bEpochs)
+	if b.Get(key) != nil {
 		return reject("%s has already published its recipient for epoch %d", a.c.Origin, p.Epoch)
 	}
-	return a.tx.Bucket(bEpochs).Put(key, []byte(p.Recipient))
+	// The origin's closed epochs are of no further use to anyone sealing: drop them, so
+	// the bucket holds only live epochs.
+	var closed [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(epochRecipientKey(a.c.Origin, 0)); k != nil && bytes.Compare(k, epochRecipientKey(a.c.Origin, cur)) < 0; k, _ = c.Next() {
+		closed = append(closed, bytes.Clone(k))
+	}
+	for _, k := range closed {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return b.Put(key, []byte(p.Recipient))
 }
 
 // epochRecipientKey is a bEpochs key: state || epoch (8 bytes, big-endian), so the epochs

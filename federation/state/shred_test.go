@@ -305,6 +305,14 @@ func TestEpochKeyRules(t *testing.T) {
 	f.clock = f.clock.Add(time.Duration(pol.KeyEpoch))
 	wantOK(t, f.do(s, "GBR", ep(cur+1, rcpt())), "")
 	f.rejectedUnchanged(t, s, "GBR", ep(cur, rcpt()), "has closed")
+	// Publishing drops the publisher's closed epochs, and only the publisher's.
+	if !s.HasEpochRecipient("FRA", cur) {
+		t.Fatal("FRA's closed epoch went before FRA published again")
+	}
+	wantOK(t, f.do(s, "FRA", ep(cur+3, rcpt())), "")
+	if s.HasEpochRecipient("FRA", cur) || !s.HasEpochRecipient("FRA", far) || !s.HasEpochRecipient("CAN", cur) {
+		t.Fatal("publishing did not drop exactly FRA's closed epochs")
+	}
 
 	b := f.open("b.db")
 	for i, data := range f.log {
