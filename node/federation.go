@@ -316,6 +316,8 @@ func (n *Node) Vote(ctx context.Context, p access.Principal, id string, req api.
 	switch req.Position {
 	case "delist", "uphold":
 		pl = &command.AppealVote{Entry: id, Decision: req.Position}
+	case "list", "reject":
+		pl = &command.Decide{Entry: id, Decision: req.Position}
 	default:
 		v := &command.Vote{Entry: id, Position: req.Position, Blocking: req.Blocking}
 		if req.Reason != "" {
@@ -470,6 +472,10 @@ func (n *Node) entryView(f *federation.Federation, p access.Principal, e *state.
 		v.AppealVotes = append(v.AppealVotes, api.VoteView{State: state, Position: d})
 	}
 	slices.SortFunc(v.AppealVotes, byState)
+	for state, d := range e.Decisions {
+		v.Decisions = append(v.Decisions, api.VoteView{State: state, Position: d})
+	}
+	slices.SortFunc(v.Decisions, byState)
 	return v
 }
 

@@ -29,7 +29,7 @@ func runWatchlist(e *env, args []string) error {
 		}
 		return callAPI(e, a, "POST", "/v1/watchlist/nominations", b)
 	case "vote":
-		position := fs.String("position", "", "endorse or object; for an entry under appeal, delist or uphold (required)")
+		position := fs.String("position", "", "endorse or object; for an entry under appeal, delist or uphold; for a disputed entry (voters), list or reject (required)")
 		blocking := fs.Bool("blocking", false, "make an objection blocking")
 		reason := fs.String("reason", "", "the reason for an objection (sealed)")
 		if err := parse(fs, args); err != nil {

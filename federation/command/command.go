@@ -35,6 +35,7 @@ const (
 	TypeMembership  Type = 11 // a member proposes to admit or remove a state
 	TypeMemberVote  Type = 12 // a voter endorses or objects to a membership proposal
 	TypeRewrap      Type = 13 // the originator rewraps a retained subject's key to later epochs
+	TypeDecide      Type = 14 // a voter decides a disputed nomination: list or reject
 )
 
 // SkippableBit marks a type that a node which does not know it may skip.
@@ -45,6 +46,7 @@ var typeNames = map[Type]string{
 	TypeRenew: "renew", TypeTransition: "transition", TypeIndicator: "indicator",
 	TypeCorroborate: "corroborate", TypeWithdraw: "withdraw", TypeEpochKey: "epoch-key",
 	TypeMembership: "membership", TypeMemberVote: "member-vote", TypeRewrap: "rewrap",
+	TypeDecide: "decide",
 }
 
 func (t Type) String() string {

@@ -95,6 +95,7 @@ func (f *fixture) payloads(t testing.TB) []Payload {
 		&Membership{ID: "M-2", Action: "remove", State: "ITA"},
 		&MemberVote{Proposal: "M-1", Position: "object", Blocking: true},
 		&Rewrap{Key: f.subjectKey(t, "watchlist/FRA-N-1")},
+		&Decide{Entry: "FRA-N-1", Decision: "reject"},
 	}
 }
 

@@ -93,6 +93,8 @@ func Decode(c *Command) (Payload, error) {
 		p = &MemberVote{}
 	case TypeRewrap:
 		p = &Rewrap{}
+	case TypeDecide:
+		p = &Decide{}
 	default:
 		return nil, fmt.Errorf("%w: unknown command type %d", ErrMalformed, byte(c.Type))
 	}
@@ -453,6 +455,27 @@ func (p *EpochKey) Validate() error {
 	}
 	if _, err := age.ParseX25519Recipient(p.Recipient); err != nil {
 		return invalid("recipient", "want an age X25519 recipient (age1...)")
+	}
+	return nil
+}
+
+// Decide is a steering-body member's decision on a disputed nomination: the consultation
+// closed without a quorum or with a blocking objection standing, and the voters settle it.
+type Decide struct {
+	Entry    string `json:"entry"`
+	Decision string `json:"decision"`
+}
+
+// Type implements Payload.
+func (*Decide) Type() Type { return TypeDecide }
+
+// Validate implements Payload.
+func (p *Decide) Validate() error {
+	if err := checkID("entry", p.Entry); err != nil {
+		return err
+	}
+	if p.Decision != "list" && p.Decision != "reject" {
+		return invalid("decision", "%q: want list or reject", p.Decision)
 	}
 	return nil
 }

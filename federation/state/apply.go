@@ -188,6 +188,8 @@ func (a *applier) dispatch(p command.Payload) error {
 		return a.memberVote(p)
 	case *command.Rewrap:
 		return a.rewrap(p)
+	case *command.Decide:
+		return a.decide(p)
 	}
 	return reject("command type %s has no rules", a.c.Type)
 }
@@ -328,6 +330,51 @@ func (a *applier) appealVote(p *command.AppealVote) error {
 	return a.alert("appeal-vote", "watchlist/"+e.ID)
 }
 
+// decide records a voter's decision on a disputed nomination. As soon as more than half
+// of the roster's voters have decided the same way, the entry is listed or rejected: no
+// deadline is needed, and a decision cannot be reached twice.
+func (a *applier) decide(p *command.Decide) error {
+	m, _ := a.member()
+	if m.Role != policy.RoleVoter {
+		return reject("%s is not a voter; disputes are decided by the steering body", m.Code)
+	}
+	e, err := a.getEntry(p.Entry)
+	if err != nil {
+		return err
+	}
+	if e.Status != StatusDisputed {
+		return reject("entry %s is %s, not disputed", e.ID, e.Status)
+	}
+	if _, dup := e.Decisions[a.c.Origin]; dup {
+		return reject("%s has already decided on %s", a.c.Origin, e.ID)
+	}
+	if e.Decisions == nil {
+		e.Decisions = map[string]string{}
+	}
+	e.Decisions[a.c.Origin] = p.Decision
+	voters, same := a.voters(), 0
+	for _, d := range e.Decisions {
+		if d == p.Decision {
+			same++
+		}
+	}
+	alert := "decision"
+	if 2*same > voters {
+		e.Decided = a.now
+		if p.Decision == "list" {
+			e.Status, e.ReviewDue = StatusListed, a.now+time.Duration(a.s.pol.Voting.Review).Nanoseconds()
+			alert = "listed"
+		} else {
+			e.Status, e.Ended = StatusRejected, a.now
+			alert = "rejected"
+		}
+	}
+	if err := a.putEntry(e); err != nil {
+		return err
+	}
+	return a.alert(alert, "watchlist/"+e.ID)
+}
+
 func (a *applier) renew(p *command.Renew) error {
 	e, err := a.getEntry(p.Entry)
 	if err != nil {
@@ -421,7 +468,7 @@ func (a *applier) transition(p *command.Transition) error {
 			return err
 		}
 		e.Status, e.Ended = StatusExpired, a.now
-	case p.To == "expired" && e.Status == StatusDelisted:
+	case p.To == "expired" && (e.Status == StatusDelisted || e.Status == StatusRejected):
 		e.Status = StatusExpired
 		if e.Ended == 0 {
 			e.Ended = a.now
@@ -748,7 +795,7 @@ func entryDeadline(e *Entry, pol policy.Policy) (int64, string) {
 		return e.AppealEnds, "appeal-closed"
 	case StatusReviewDue:
 		return e.ReviewDue + time.Duration(v.Grace).Nanoseconds(), "expired"
-	case StatusDelisted:
+	case StatusDelisted, StatusRejected:
 		return e.Ended, "expired"
 	case StatusExpired:
 		return e.Nominated + pol.RetentionFor(e.Kind).Nanoseconds(), "purged"

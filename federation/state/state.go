@@ -138,6 +138,8 @@ const (
 	StatusAppealed  = "appealed"
 	StatusDelisted  = "delisted"
 	StatusExpired   = "expired"
+	// StatusRejected is a disputed nomination the steering body decided not to list.
+	StatusRejected = "rejected"
 )
 
 // Vote is one state's position on a nomination.
@@ -165,6 +167,8 @@ type Entry struct {
 	Votes       map[string]Vote          `json:"votes,omitempty"`
 	Appeal      *AppealRecord            `json:"appeal,omitempty"`
 	AppealVotes map[string]string        `json:"appeal_votes,omitempty"`
+	// Decisions are the voters' decisions on a disputed nomination: list or reject.
+	Decisions map[string]string `json:"decisions,omitempty"`
 	// Commands are the log indices of the signed commands about this entry, kept in the
 	// state so that any member can re-verify who said what.
 	Commands []uint64 `json:"commands"`

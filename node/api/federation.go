@@ -85,7 +85,9 @@ type WatchlistEntry struct {
 	AppealEnds  *time.Time           `json:"appeal_ends,omitempty"`
 	Votes       []VoteView           `json:"votes,omitempty"`
 	AppealVotes []VoteView           `json:"appeal_votes,omitempty"`
-	Commands    []uint64             `json:"commands"`
+	// Decisions are the voters' decisions on a disputed entry (list or reject).
+	Decisions []VoteView `json:"decisions,omitempty"`
+	Commands  []uint64   `json:"commands"`
 }
 
 // IndicatorView is a risk indicator as a caller sees it.
