@@ -66,6 +66,9 @@ type Node struct {
 	fed    atomic.Pointer[federation.Federation]
 	rotate sync.Mutex
 
+	// feed wakes the alert feed's readers when alerts are appended (alerts.go).
+	feed feedSignal
+
 	peersMu sync.Mutex
 	peers   map[string]*http.Client // keep-alive clients for other members' APIs, by pin
 }
@@ -110,7 +113,7 @@ func Open(cfg *config.Config, log *slog.Logger, o Options) (*Node, error) {
 		return nil, err
 	}
 	if err := db.Update(func(tx *bbolt.Tx) error {
-		for _, ensure := range []func(*bbolt.Tx) error{records.EnsureBuckets, audit.EnsureBuckets, access.EnsureBuckets, ensureKeyBucket} {
+		for _, ensure := range []func(*bbolt.Tx) error{records.EnsureBuckets, audit.EnsureBuckets, access.EnsureBuckets, ensureKeyBucket, ensureFeedBuckets} {
 			if err := ensure(tx); err != nil {
 				return err
 			}

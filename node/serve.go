@@ -111,7 +111,12 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 			defer close(keysDone)
 			n.runKeyHousekeeping(kctx, n.fed.Load())
 		}()
-		defer func() { stopKeys(); <-keysDone }() // runs before the federation shuts down
+		feedDone := make(chan struct{})
+		go func() {
+			defer close(feedDone)
+			n.runAlertCopier(kctx, n.fed.Load())
+		}()
+		defer func() { stopKeys(); <-keysDone; <-feedDone }() // runs before the federation shuts down
 	}
 
 	if n.cfg.PprofAddr != "" {
