@@ -522,6 +522,19 @@ func (n *Node) WatchlistEntry(ctx context.Context, p access.Principal, id string
 }
 
 // Indicators lists the risk indicators, opened for p.
+// indicatorView shows an indicator to p, each sealed field opened where p may read it.
+func (n *Node) indicatorView(f *federation.Federation, p access.Principal, in *state.Indicator) api.IndicatorView {
+	entry := "indicator/" + in.ID
+	v := api.IndicatorView{ID: in.ID, Kind: in.Kind, Origin: in.Origin, Severity: in.Severity, Status: in.Status,
+		Subject: n.openField(f, p, entry, "subject", in.Subject), Evidence: n.openField(f, p, entry, "evidence", in.Evidence),
+		Published: *unix(in.Published), ValidUntil: *unix(in.ValidUntil)}
+	for s := range in.Corroborators {
+		v.Corroborators = append(v.Corroborators, s)
+	}
+	slices.Sort(v.Corroborators)
+	return v
+}
+
 func (n *Node) Indicators(ctx context.Context, p access.Principal, linearizable bool) ([]api.IndicatorView, uint64, error) {
 	f, err := n.federation()
 	if err != nil {
@@ -537,15 +550,7 @@ func (n *Node) Indicators(ctx context.Context, p access.Principal, linearizable 
 	}
 	out := make([]api.IndicatorView, 0, len(ins))
 	for _, in := range ins {
-		entry := "indicator/" + in.ID
-		v := api.IndicatorView{ID: in.ID, Kind: in.Kind, Origin: in.Origin, Severity: in.Severity, Status: in.Status,
-			Subject: n.openField(f, p, entry, "subject", in.Subject), Evidence: n.openField(f, p, entry, "evidence", in.Evidence),
-			Published: *unix(in.Published), ValidUntil: *unix(in.ValidUntil)}
-		for s := range in.Corroborators {
-			v.Corroborators = append(v.Corroborators, s)
-		}
-		slices.Sort(v.Corroborators)
-		out = append(out, v)
+		out = append(out, n.indicatorView(f, p, in))
 	}
 	return out, idx, nil
 }

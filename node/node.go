@@ -68,6 +68,8 @@ type Node struct {
 
 	// feed wakes the alert feed's readers when alerts are appended (alerts.go).
 	feed feedSignal
+	// scr is the screening service and the consensus list's state (screening.go).
+	scr screeningState
 
 	peersMu sync.Mutex
 	peers   map[string]*http.Client // keep-alive clients for other members' APIs, by pin

@@ -45,7 +45,7 @@ type Runtime struct {
 func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.collector())
-	opts := api.Options{MaxBodyBytes: n.cfg.MaxBodyBytes, MaxConcurrent: n.cfg.MaxConcurrent, Registry: reg}
+	opts := api.Options{MaxBodyBytes: n.cfg.MaxBodyBytes, MaxConcurrent: n.cfg.MaxConcurrent, Registry: reg, TAXII: n.newTAXII()}
 	handler := api.New(n, n.log, opts)
 
 	if ln == nil {
@@ -118,6 +118,10 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		}()
 		defer func() { stopKeys(); <-keysDone; <-feedDone }() // runs before the federation shuts down
 	}
+
+	// Registered after the federation's shutdown, so it stops first: the consensus list
+	// follows the federation's state.
+	defer n.StartScreening(ctx)()
 
 	if n.cfg.PprofAddr != "" {
 		pl, err := net.Listen("tcp", n.cfg.PprofAddr)

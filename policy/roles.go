@@ -43,6 +43,19 @@ const (
 	// ActMembership is proposing to admit or remove a state, and voting on such a
 	// proposal, on behalf of this state: the steering body's business.
 	ActMembership Action = "federation:membership"
+	// ActListImport is replacing an imported screening list (OFAC, UN, CSL...): it changes
+	// what every officer's screening finds, so it is the operator's, like the node's keys.
+	ActListImport Action = "list:import"
+	// ActListRead is seeing which screening lists the node holds, their versions and
+	// sizes: no party data, so everyone who screens, oversees or runs the node may.
+	ActListRead Action = "list:read"
+	// ActScreen is screening parties against the lists and asking for a risk assessment:
+	// casework, so the agency's officers and analysts only. Every screening is audited.
+	ActScreen Action = "screen:run"
+	// ActLocalAlertRead is reading the local alerts re-screening raises: they name
+	// national records, so they stay with the agency and its auditors, unlike the
+	// federation's alerts that integrators pull.
+	ActLocalAlertRead Action = "alert:local:read"
 )
 
 // roles lists every role in the order error messages name them.
@@ -56,12 +69,12 @@ func Roles() []Role {
 // grants is the whole authorisation table in one place so that it can be read, reviewed
 // and tested as a matrix. Anything not listed is refused.
 var grants = map[Role][]Action{
-	RoleOfficer:    {ActRecordWrite, ActRecordRead, ActAlertRead, ActWatchlistPropose, ActWatchlistVote, ActWatchlistRead, ActFederationRead},
-	RoleAnalyst:    {ActRecordRead, ActAlertRead, ActWatchlistRead, ActFederationRead},
-	RoleSteering:   {ActAlertRead, ActWatchlistVote, ActWatchlistRead, ActFederationRead, ActMembership},
+	RoleOfficer:    {ActRecordWrite, ActRecordRead, ActAlertRead, ActWatchlistPropose, ActWatchlistVote, ActWatchlistRead, ActFederationRead, ActListRead, ActScreen, ActLocalAlertRead},
+	RoleAnalyst:    {ActRecordRead, ActAlertRead, ActWatchlistRead, ActFederationRead, ActListRead, ActScreen, ActLocalAlertRead},
+	RoleSteering:   {ActAlertRead, ActWatchlistVote, ActWatchlistRead, ActFederationRead, ActMembership, ActListRead},
 	RoleIntegrator: {ActAlertRead, ActWatchlistRead},
-	RoleAuditor:    {ActAuditRead, ActFederationRead},
-	RoleOperator:   {ActTokenAdmin, ActAuditRead, ActFederationRead, ActFederationAdmin, ActMembership},
+	RoleAuditor:    {ActAuditRead, ActFederationRead, ActListRead, ActLocalAlertRead},
+	RoleOperator:   {ActTokenAdmin, ActAuditRead, ActFederationRead, ActFederationAdmin, ActMembership, ActListImport, ActListRead},
 }
 
 // ParseRole validates a role name, so that a token can never be issued for a role that

@@ -79,3 +79,27 @@ func TestMayReadMatrix(t *testing.T) {
 		}
 	}
 }
+
+// TestScreeningGrants pins who may import lists, read them, screen and read local alerts:
+// importing changes every officer's results (operator only), screening is casework
+// (officer, analyst), and local alerts name national records (never integrators or the
+// steering body).
+func TestScreeningGrants(t *testing.T) {
+	actions := []Action{ActListImport, ActListRead, ActScreen, ActLocalAlertRead}
+	want := map[Role][4]bool{
+		RoleOfficer:    {false, true, true, true},
+		RoleAnalyst:    {false, true, true, true},
+		RoleSteering:   {false, true, false, false},
+		RoleIntegrator: {false, false, false, false},
+		RoleAuditor:    {false, true, false, true},
+		RoleOperator:   {true, true, false, false},
+		Role("root"):   {},
+	}
+	for role, row := range want {
+		for i, a := range actions {
+			if got := Allowed(role, a); got != row[i] {
+				t.Errorf("Allowed(%q, %q) = %v, want %v", role, a, got, row[i])
+			}
+		}
+	}
+}

@@ -44,6 +44,8 @@ func commands() map[string]command {
 		"indicator":  {"publish, corroborate, withdraw, list risk indicators", runIndicator},
 		"testnet":    {"run a local federation of real node processes (up|token|down)", runTestnet},
 		"audit":      {"verify the audit trail's hash chain (verify)", runAudit},
+		"import":     {"parse a public sanctions list and import it into the node's screening lists", runImport},
+		"screen":     {"screen a party against the node's lists: ranked hits with explanations", runScreen},
 		"version":    {"print the version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "entente", version); return nil }},
 	}
 }

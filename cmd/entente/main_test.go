@@ -151,7 +151,7 @@ func writeFile(t *testing.T, path string, data []byte) {
 
 // allCommands is the command set the usage text must list; a command dropped from the
 // dispatch table or the usage text, or one without a summary, fails TestUsage.
-var allCommands = []string{"audit", "federation", "indicator", "init", "keys", "record", "serve", "testnet", "token", "verify", "version", "watchlist"}
+var allCommands = []string{"audit", "federation", "import", "indicator", "init", "keys", "record", "screen", "serve", "testnet", "token", "verify", "version", "watchlist"}
 
 func TestUsage(t *testing.T) {
 	t.Parallel()

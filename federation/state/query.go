@@ -252,3 +252,17 @@ func (s *State) LatestEpochs() map[string]uint64 {
 	})
 	return out
 }
+
+// Indicator returns one risk indicator.
+func (s *State) Indicator(id string) (*Indicator, bool, error) {
+	var in *Indicator
+	err := s.view(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bIndicators).Get([]byte(id))
+		if v == nil {
+			return nil
+		}
+		in = new(Indicator)
+		return json.Unmarshal(v, in)
+	})
+	return in, in != nil, err
+}

@@ -53,6 +53,9 @@ type Service interface {
 	RotateKeys(p access.Principal, rationale string) (oldKID, newKID string, err error)
 
 	FederationService
+	ScreeningService
+	AlertService
+	ExportService
 }
 
 // FieldView is one record field as a caller sees it: opened where the caller's role may
@@ -116,6 +119,7 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	admin   bool
+	taxii   http.Handler
 	now     func() time.Time
 }
 
@@ -127,6 +131,9 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Admin marks the operator's local socket: every request is the operator.
 	Admin bool
+	// TAXII, when set, serves /taxii2/ behind the node's token check and signing; it
+	// finds the caller with PrincipalFrom.
+	TAXII http.Handler
 }
 
 // New builds the handler for svc.
@@ -135,7 +142,7 @@ func New(svc Service, log *slog.Logger, o Options) *Server {
 		o.MaxConcurrent = 512
 	}
 	s := &Server{
-		svc: svc, log: log, maxBody: o.MaxBodyBytes, admin: o.Admin,
+		svc: svc, log: log, maxBody: o.MaxBodyBytes, admin: o.Admin, taxii: o.TAXII,
 		sem: make(chan struct{}, o.MaxConcurrent), mux: http.NewServeMux(), now: time.Now,
 	}
 	reg := o.Registry
@@ -144,7 +151,7 @@ func New(svc Service, log *slog.Logger, o Options) *Server {
 	}
 	s.metrics = newMetrics(reg)
 	for _, rt := range routes() {
-		s.mux.Handle(rt.pattern, s.wrap(rt))
+		s.mux.Handle(rt.pattern, s.handlerFor(rt))
 	}
 	s.mux.Handle("/", s.wrap(route{pattern: "/", handle: func(s *Server, w http.ResponseWriter, r *http.Request, _ access.Principal) {
 		writeError(w, http.StatusNotFound, "not_found", "", "no such endpoint: "+r.Method+" "+r.URL.Path, "see /openapi.json for the API")
@@ -207,6 +214,16 @@ func routes() []route {
 		{"GET /v1/federation/proposals", policy.ActFederationRead, "Membership proposals and how they were decided.", (*Server).proposals},
 		{"POST /v1/federation/proposals/{id}/votes", policy.ActMembership, "Endorse or object to a membership proposal (voters).", (*Server).voteMembership},
 		{"GET /v1/federation/peer-status", actPeer, "This node's raft role and applied index, for other members (mutual TLS).", (*Server).federationStatus},
+		{"PUT /v1/lists/{name}", policy.ActListImport, "Import a screening list (NDJSON); the last good version serves until it succeeds.", (*Server).importList},
+		{"GET /v1/lists", policy.ActListRead, "The screening lists: versions, counts, import times, imports in progress.", (*Server).screeningLists},
+		{"POST /v1/screen", policy.ActScreen, "Screen one party against every list; audited.", (*Server).screen},
+		{"POST /v1/screen/batch", policy.ActScreen, "Screen many parties (NDJSON or CSV); results stream back line by line.", (*Server).screenBatch},
+		{"POST /v1/risk/assess", policy.ActScreen, "Score a licence application with the shared risk model.", (*Server).assessRisk},
+		{"GET /v1/watchlist/export", policy.ActWatchlistRead, "The consensus watchlist as a file: format=ftm (FollowTheMoney JSON lines), csv or stix (a STIX 2.1 bundle).", (*Server).watchlistExport},
+		{"GET /taxii2/", policy.ActWatchlistRead, "A read-only TAXII 2.1 server: discovery, API root, the watchlist collection, objects and manifest.", (*Server).serveTAXII},
+		{"GET /v1/alerts", policy.ActAlertRead, "The alert feed: ordered, gapless, resumable from any cursor, each federation alert with its originator's signature.", (*Server).alerts},
+		{"GET /v1/alerts/stream", policy.ActAlertRead, "The alert feed as Server-Sent Events, each event signed; resumes from Last-Event-ID.", (*Server).alertStream},
+		{"GET /v1/alerts/local", policy.ActLocalAlertRead, "Local alerts: pending national records that now match a listed party.", (*Server).localAlerts},
 	}
 }
 
