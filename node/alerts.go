@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"go.etcd.io/bbolt"
 
 	"github.com/entente/entente/federation"
+	"github.com/entente/entente/node/webhooks"
 )
 
 // The alert feed is one ordered, gapless sequence per node: every federation alert, in
@@ -89,8 +91,10 @@ func (s *feedSignal) notify() {
 	}
 }
 
-// appendFeed appends alerts to the feed in tx, numbering them in order.
-func appendFeed(tx *bbolt.Tx, alerts []FeedAlert) error {
+// appendFeed appends alerts to the feed in tx, numbering them in order, and queues each
+// for the webhooks that want its kind in the same transaction: an alert and its
+// deliveries commit together or not at all.
+func (n *Node) appendFeed(tx *bbolt.Tx, alerts []FeedAlert) error {
 	b := tx.Bucket(bucketFeed)
 	for i := range alerts {
 		seq, err := b.NextSequence()
@@ -104,6 +108,11 @@ func appendFeed(tx *bbolt.Tx, alerts []FeedAlert) error {
 		}
 		if err := b.Put(binary.BigEndian.AppendUint64(nil, seq), v); err != nil {
 			return err
+		}
+		if n.hooks != nil {
+			if _, err := n.hooks.EnqueueTx(tx, webhooks.Event{ID: "alert-" + strconv.FormatUint(seq, 10), Kind: alerts[i].Kind, Payload: v}); err != nil {
+				return fmt.Errorf("queueing alert %d for webhooks: %w", seq, err)
+			}
 		}
 	}
 	return nil
@@ -120,7 +129,7 @@ func (n *Node) AppendLocalAlerts(tx *bbolt.Tx, alerts []FeedAlert) error {
 			alerts[i].Time = now
 		}
 	}
-	if err := appendFeed(tx, alerts); err != nil {
+	if err := n.appendFeed(tx, alerts); err != nil {
 		return err
 	}
 	tx.OnCommit(n.feed.notify)
@@ -152,7 +161,7 @@ func (n *Node) copyFederationAlerts(f *federation.Federation) (int, error) {
 		if v := tx.Bucket(bucketFeedMeta).Get(keyFeedFedIdx); len(v) == 8 && binary.BigEndian.Uint64(v) != after {
 			return fmt.Errorf("alert feed: copied concurrently") // one copier only; never expected
 		}
-		if err := appendFeed(tx, out); err != nil {
+		if err := n.appendFeed(tx, out); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketFeedMeta).Put(keyFeedFedIdx, binary.BigEndian.AppendUint64(nil, src[len(src)-1].Index))

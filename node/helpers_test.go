@@ -96,6 +96,16 @@ func (tn *testNode) token(tb testing.TB, role string) string {
 	return tok
 }
 
+// tokenFor issues a token for role to another subject (another integrator, say).
+func (tn *testNode) tokenFor(tb testing.TB, role, subject string) string {
+	tb.Helper()
+	tok, _, err := tn.n.IssueToken(operator, api.TokenRequest{Subject: subject, Role: role, TTL: "1h"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
 func (tn *testNode) client(tb testing.TB, token string) *client.Client {
 	tb.Helper()
 	c, err := client.New(tn.url, client.Options{Token: token, TLSPin: tn.id.TLSPin, Keys: tn.n.KeySet()})

@@ -5,6 +5,7 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -31,6 +32,7 @@ import (
 	"github.com/entente/entente/node/audit"
 	"github.com/entente/entente/node/config"
 	"github.com/entente/entente/node/records"
+	"github.com/entente/entente/node/webhooks"
 	"github.com/entente/entente/policy"
 )
 
@@ -68,6 +70,8 @@ type Node struct {
 
 	// feed wakes the alert feed's readers when alerts are appended (alerts.go).
 	feed feedSignal
+	// hooks is the durable webhook outbox (webhooks.go).
+	hooks *webhooks.Outbox
 	// scr is the screening service and the consensus list's state (screening.go).
 	scr screeningState
 
@@ -139,6 +143,9 @@ func Open(cfg *config.Config, log *slog.Logger, o Options) (*Node, error) {
 		return fail(fmt.Errorf("epoch keys: %w", err))
 	}
 	n.ring.UseEpochs(epochDirectory{n}, n.epochs)
+	if err := n.openWebhooks(); err != nil {
+		return fail(fmt.Errorf("webhooks: %w", err))
+	}
 	n.commit = newCommitter(db)
 	n.ready.Store(true)
 	return n, nil
@@ -176,6 +183,13 @@ func Audience(id *identity.Identity) string {
 func (n *Node) Close() error {
 	n.ready.Store(false)
 	n.commit.Close()
+	if n.hooks != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := n.hooks.Close(ctx); err != nil {
+			n.log.Warn("webhook deliveries still running at close were cut off", "err", err)
+		}
+		cancel()
+	}
 	n.peersMu.Lock()
 	for _, c := range n.peers {
 		c.CloseIdleConnections()

@@ -770,6 +770,12 @@ func freeAddr(tb testing.TB) string {
 // consultation of one second, so that a nomination is listed a second after it is made.
 func startFederatedNode(t *testing.T) *testNode {
 	t.Helper()
+	return startFederatedNodeWith(t, nil)
+}
+
+// startFederatedNodeWith is startFederatedNode with further settings.
+func startFederatedNodeWith(t *testing.T, mutate func(*config.Config)) *testNode {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "fra")
 	id, err := identity.Create(dir, "FRA", "127.0.0.1:8443")
 	if err != nil {
@@ -795,6 +801,9 @@ func startFederatedNode(t *testing.T) *testNode {
 	return startNodeAt(t, dir, func(c *config.Config) {
 		c.Genesis, c.RaftAddr, c.GossipAddr = genesis, raftAddr, gossipAddr
 		c.RaftHeartbeat = 100 * time.Millisecond
+		if mutate != nil {
+			mutate(c)
+		}
 	})
 }
 

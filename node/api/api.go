@@ -56,6 +56,7 @@ type Service interface {
 	ScreeningService
 	AlertService
 	ExportService
+	WebhookService
 }
 
 // FieldView is one record field as a caller sees it: opened where the caller's role may
@@ -223,6 +224,11 @@ func routes() []route {
 		{"GET /taxii2/", policy.ActWatchlistRead, "A read-only TAXII 2.1 server: discovery, API root, the watchlist collection, objects and manifest.", (*Server).serveTAXII},
 		{"GET /v1/alerts", policy.ActAlertRead, "The alert feed: ordered, gapless, resumable from any cursor, each federation alert with its originator's signature.", (*Server).alerts},
 		{"GET /v1/alerts/stream", policy.ActAlertRead, "The alert feed as Server-Sent Events, each event signed; resumes from Last-Event-ID.", (*Server).alertStream},
+		{"POST /v1/webhooks", policy.ActAlertRead, "Register a webhook: URL, alert kinds, secret. Deliveries are signed, retried and kept in a durable outbox.", (*Server).registerWebhook},
+		{"GET /v1/webhooks", policy.ActAlertRead, "The caller's webhooks (secrets are never returned).", (*Server).listWebhooks},
+		{"DELETE /v1/webhooks/{id}", policy.ActAlertRead, "Delete one of the caller's webhooks.", (*Server).deleteWebhook},
+		{"GET /v1/webhooks/{id}/deliveries", policy.ActAlertRead, "A webhook's deliveries, newest first, with every attempt; state=dead for the dead-letter list.", (*Server).webhookDeliveries},
+		{"POST /v1/webhooks/deliveries/{id}/replay", policy.ActAlertRead, "Send a dead-lettered delivery again, under the same delivery id.", (*Server).replayDelivery},
 		{"GET /v1/alerts/local", policy.ActLocalAlertRead, "Local alerts: pending national records that now match a listed party.", (*Server).localAlerts},
 	}
 }

@@ -108,6 +108,10 @@ type Config struct {
 	// PprofAddr, when set, serves Go's profiler there; loopback only, for diagnosing a
 	// node under load.
 	PprofAddr string
+	// WebhookAllowPrivate lets webhooks target loopback, private and link-local
+	// addresses. Off by default: otherwise any integrator token could make the node send
+	// requests into the network it sits in.
+	WebhookAllowPrivate bool
 	// GCPercent is the garbage collector's target (as GOGC). A node's live heap is tens
 	// of megabytes, so collecting half as often buys a third more throughput for little
 	// memory. A GOGC environment variable, when set, wins.
@@ -161,6 +165,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.Uint64Var(&c.RaftTrailingLogs, "raft-trailing-logs", c.RaftTrailingLogs, "log entries kept after a snapshot for followers a little behind")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve Go's profiler on this loopback address (off when empty)")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "garbage collector target as GOGC (a GOGC environment variable wins)")
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let webhooks target loopback, private and link-local addresses (off: public addresses only)")
 }
 
 // fileKey is a flag's name as it is written in the config file and the environment.

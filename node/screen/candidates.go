@@ -134,9 +134,10 @@ func (ix *Index) prepareName(name string, s *scratch) *preparedName {
 // maxPartDF bounds the names a two-letter part of a compound may bring in.
 const maxPartDF = 2000
 
-// maxKeyTerms bounds the terms taken from one key: a very common phonetic key of a short
-// name can list thousands of words, most of them not similar.
-const maxKeyTerms = 4000
+// maxKeyTerms bounds the terms taken from one key: a common phonetic key of a short name
+// lists thousands of words in a large index, most of them rare and not similar. The
+// table lists the frequent ones first.
+const maxKeyTerms = 1500
 
 // expand finds the index terms similar to a query token.
 func (ix *Index) expand(qt *qToken, s *scratch) {

@@ -170,6 +170,7 @@ func (b *Builder) Build() *Index {
 			}
 		}
 	}
+	ix.clusterNames()
 	ix.postOff = make([]uint32, nTerms+1)
 	for t, df := range ix.termDF {
 		ix.postOff[t+1] = ix.postOff[t] + uint32(df)
@@ -213,7 +214,7 @@ func (b *Builder) Build() *Index {
 		}
 		ix.termMeta[t] = m
 	}
-	ix.keys = buildKeys(ix.termInfo)
+	ix.keys = buildKeys(ix.termInfo, ix.termDF)
 
 	ix.idents = make(map[string][]identRef)
 	for ei := range ix.entities {
@@ -236,6 +237,42 @@ func (b *Builder) Build() *Index {
 	ix.pool.New = func() any { return newScratch(nNames) }
 	ix.stats.BuildTime = time.Since(start)
 	return ix
+}
+
+// clusterNames renumbers the names so that names sharing their most frequent word are
+// adjacent. The posting list of a frequent word (Mohammed, Wang, Trading), the longest
+// a query visits, then covers a contiguous block of the accumulator rather than the
+// whole of it, which is what bounds search time in a large index: each posting is a
+// memory access.
+func (ix *Index) clusterNames() {
+	n := len(ix.nameEnt)
+	key := make([]int32, n)
+	for i := range n {
+		best := int32(-1)
+		for _, t := range ix.nameTerms[ix.nameOff[i]:ix.nameOff[i+1]] {
+			if best < 0 || ix.termDF[t] > ix.termDF[best] || (ix.termDF[t] == ix.termDF[best] && t < best) {
+				best = t
+			}
+		}
+		key[i] = best
+	}
+	perm := make([]int32, n)
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	slices.SortStableFunc(perm, func(a, b int32) int { return int(key[a] - key[b]) })
+	ent := make([]int32, n)
+	alias := make([]uint16, n)
+	off := make([]uint32, 0, n+1)
+	terms := make([]int32, 0, len(ix.nameTerms))
+	for i, old := range perm {
+		ent[i] = ix.nameEnt[old]
+		alias[i] = ix.nameAlias[old]
+		off = append(off, uint32(len(terms)))
+		terms = append(terms, ix.nameTerms[ix.nameOff[old]:ix.nameOff[old+1]]...)
+	}
+	off = append(off, uint32(len(terms)))
+	ix.nameEnt, ix.nameAlias, ix.nameOff, ix.nameTerms = ent, alias, off, terms
 }
 
 func idf(n, df int) float32 {
@@ -373,16 +410,23 @@ func termKeys(dst []keyPair, t int32, ti *tokenInfo) []keyPair {
 	return dst
 }
 
-func buildKeys(terms []tokenInfo) keyIndex {
+// buildKeys builds the key table. Within a key, terms are ordered by frequency, most
+// frequent first, so that a search that reads only the start of a very long list (a
+// common Double Metaphone key) reads the spellings people use.
+func buildKeys(terms []tokenInfo, df []int32) keyIndex {
 	pairs := make([]keyPair, 0, len(terms)*8)
 	for t := range terms {
 		pairs = termKeys(pairs, int32(t), &terms[t])
 	}
 	sort.Slice(pairs, func(i, j int) bool {
-		if pairs[i].h != pairs[j].h {
-			return pairs[i].h < pairs[j].h
+		a, b := pairs[i], pairs[j]
+		if a.h != b.h {
+			return a.h < b.h
 		}
-		return pairs[i].t < pairs[j].t
+		if df[a.t] != df[b.t] {
+			return df[a.t] > df[b.t]
+		}
+		return a.t < b.t
 	})
 	pairs = slices.Compact(pairs)
 	var k keyIndex

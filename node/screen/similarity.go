@@ -279,6 +279,7 @@ type tokenInfo struct {
 	skel     string
 	coarse   string // coarseSkeleton(skel)
 	dm1, dm2 phoneticCode
+	variant  bool // listed in variantGroups
 }
 
 // phoneticCode is a Double Metaphone key of at most four letters packed into an
@@ -305,6 +306,7 @@ func (c phoneticCode) bytes() string {
 func newTokenInfo(text string, abjad bool) tokenInfo {
 	ti := tokenInfo{text: text, abjad: abjad, skel: skeleton(text)}
 	ti.coarse = coarseSkeleton(ti.skel)
+	_, ti.variant = variantOf[text]
 	p1, p2 := DoubleMetaphone(text)
 	ti.dm1, ti.dm2 = packPhonetic(p1), packPhonetic(p2)
 	return ti
@@ -317,7 +319,7 @@ func tokenSim(q, e *tokenInfo) (float64, methodCode) {
 	if q.text == e.text {
 		return 1, mExact
 	}
-	if variants(q.text, e.text) {
+	if q.variant && e.variant && variants(q.text, e.text) {
 		return variantSim, mTranslit
 	}
 	if q.abjad || e.abjad {
