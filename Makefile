@@ -10,7 +10,7 @@ BENCHTIME ?= 2s
 FUZZTIME ?= 20s
 
 .DEFAULT_GOAL := help
-.PHONY: help build test test-short lint bench bench-scale fuzz demo clean
+.PHONY: help build test test-short lint bench bench-scale eval fuzz demo clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,14 +37,22 @@ bench: ## run the benchmarks behind the README's performance table (medians of 5
 	$(GO) test -run '^$$' -bench 'HTTPS' -benchtime 15000x -count 5 ./node/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'RawRaftApply' -benchtime 20000x -count 5 ./federation/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'FederationCommit' -benchtime 10000x -count 5 -timeout 30m ./testnet/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'Search1M$$|SearchParallel1M' -benchtime 20000x -count 5 -timeout 60m ./node/screen/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'Parse' -benchtime 20x -count 5 ./node/lists/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'Deliveries' -benchtime 20000x -count 5 ./node/webhooks/ | tee -a bench.txt
 	$(BENCHSTAT) bench.txt
+
+eval: ## screening quality on the real lists: recall@1, recall@5 and false positives at the default threshold
+	$(GO) test -count=1 -run 'TestEval' -v ./node/screen/ | grep -v -e 'eval_test.go:[0-9]*: miss' -e 'false hit'
 
 bench-scale: ## snapshot and restore of 1M watchlist entries, and catch-up after 100k missed commands (minutes; ~13 GB in TMPDIR)
 	$(GO) test -run '^$$' -bench SnapshotRestore1M -benchtime 1x -count 5 -timeout 60m ./federation/state/ | tee bench-scale.txt
 	$(GO) test -run '^$$' -bench CatchUp100k -benchtime 1x -count 5 -timeout 60m ./federation/ | tee -a bench-scale.txt
 
 fuzz: ## run each fuzz target for FUZZTIME
-	@for spec in policy:FuzzParseMarking crypto/identity:FuzzParseCard crypto/jws:FuzzParseToken crypto/jws:FuzzVerifyDetached crypto/seal:FuzzParseSealed node/records:FuzzDecodeValidate node/records:FuzzDecodeStored federation/command:FuzzUnmarshalDecode federation/raftstore:FuzzDecodeLog federation/gossip:FuzzDecodeMeta; do \
+	@for spec in policy:FuzzParseMarking crypto/identity:FuzzParseCard crypto/jws:FuzzParseToken crypto/jws:FuzzVerifyDetached crypto/seal:FuzzParseSealed node/records:FuzzDecodeValidate node/records:FuzzDecodeStored federation/command:FuzzUnmarshalDecode federation/raftstore:FuzzDecodeLog federation/gossip:FuzzDecodeMeta \
+		node/lists:FuzzOFAC node/lists:FuzzUNXML node/lists:FuzzCSL node/lists:FuzzDPL node/lists:FuzzFTM node/screen:FuzzNormalize node/screen:FuzzSearch \
+		node/risk:FuzzParseControlCode node/risk:FuzzAssess node/export:FuzzTAXIIQuery; do \
 		pkg=$${spec%%:*}; fn=$${spec##*:}; echo "== $$pkg $$fn"; \
 		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg/ || exit 1; \
 	done
