@@ -27,11 +27,12 @@ func (b *Builder) Add(e Entity) { b.entities = append(b.entities, e) }
 // Index is an immutable screening index over a set of entities. Search is safe for
 // concurrent use.
 //
-// Names are stored as sequences of interned term ids in flat slices; each term has a
-// posting list of the names containing it. Candidates for a query come from the postings
-// of terms near each query token (same word, one edit away, same Double Metaphone key,
-// same consonant skeleton), found through a hashed key table, and only a bounded set of
-// candidates is scored precisely.
+// Names are stored as sequences of interned term ids in flat slices, numbered so that
+// names sharing their most frequent word are adjacent; each term has a posting list of
+// the names containing it. Candidates for a query come from the postings of terms near
+// each query token (same word, one edit away, same Double Metaphone key, same consonant
+// skeleton, listed romanisation variant, parts of a compound), found through a hashed key
+// table and visited rarest first; only a bounded set of candidates is scored precisely.
 type Index struct {
 	entities []Entity
 

@@ -264,7 +264,7 @@ func TestPinyinTable(t *testing.T) {
 
 func TestEditDistances(t *testing.T) {
 	for _, c := range []struct {
-		a, b      string
+		a, b     string
 		lev, osa int
 	}{
 		{"", "", 0, 0}, {"abc", "", 3, 3}, {"company", "compnay", 2, 1}, {"corp", "copr", 2, 1},
