@@ -40,6 +40,7 @@ bench: ## run the benchmarks behind the README's performance table (medians of 5
 	$(GO) test -run '^$$' -bench 'Search1M$$|SearchParallel1M' -benchtime 20000x -count 5 -timeout 60m ./node/screen/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Parse' -benchtime 20x -count 5 ./node/lists/ | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'Deliveries' -benchtime 20000x -count 5 ./node/webhooks/ | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'AlertFeedPages|AlertStream200' -benchtime 500x -count 5 -timeout 30m ./node/ | tee -a bench.txt
 	$(BENCHSTAT) bench.txt
 
 eval: ## screening quality on the real lists: recall@1, recall@5 and false positives at the default threshold

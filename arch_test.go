@@ -1,6 +1,6 @@
 // Package entente_test checks the repository's architecture: imports flow one way
-// (crypto, policy <- federation <- node <- cmd), testnet is for tests and the testnet
-// command only, and every package says what it is for.
+// (crypto, policy <- federation <- node <- cmd, examples), testnet is for tests and the
+// testnet command only, and every package says what it is for.
 package entente_test
 
 import (
@@ -43,7 +43,8 @@ func listPackages(t *testing.T) []pkg {
 	return pkgs
 }
 
-// layer returns a package's top-level area: crypto, policy, federation, node, cmd, testnet.
+// layer returns a package's top-level area: crypto, policy, federation, node, cmd,
+// testnet, examples.
 func layer(path string) string {
 	rest := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")
 	area, _, _ := strings.Cut(rest, "/")
@@ -58,6 +59,8 @@ var allowed = map[string][]string{
 	"node":       {"crypto", "policy", "federation", "node"},
 	"cmd":        {"crypto", "policy", "federation", "node", "cmd", "testnet"},
 	"testnet":    {"crypto", "policy", "federation", "node", "testnet"},
+	// examples are integrators' programs: they use the node's client and nothing inside.
+	"examples": {"crypto", "node"},
 }
 
 func TestImportsFlowOneWay(t *testing.T) {
@@ -68,7 +71,7 @@ func TestImportsFlowOneWay(t *testing.T) {
 		from := layer(p.ImportPath)
 		ok, known := allowed[from]
 		if !known {
-			t.Errorf("%s: top-level directory %q is not in the architecture (crypto, policy, federation, node, cmd, testnet)", p.ImportPath, from)
+			t.Errorf("%s: top-level directory %q is not in the architecture (crypto, policy, federation, node, cmd, testnet, examples)", p.ImportPath, from)
 			continue
 		}
 		for _, imp := range p.Imports {

@@ -710,6 +710,7 @@ func startNodeAt(tb testing.TB, dir string, mutate func(*config.Config)) *testNo
 	}
 	cfg := config.New()
 	cfg.DataDir = dir
+	cfg.RateLimit = 0 // as in startNode: tests drive one token hard
 	if mutate != nil {
 		mutate(cfg)
 	}
@@ -768,13 +769,13 @@ func freeAddr(tb testing.TB) string {
 
 // startFederatedNode starts a one-state federation (FRA, the only voter) with a
 // consultation of one second, so that a nomination is listed a second after it is made.
-func startFederatedNode(t *testing.T) *testNode {
+func startFederatedNode(t testing.TB) *testNode {
 	t.Helper()
 	return startFederatedNodeWith(t, nil)
 }
 
 // startFederatedNodeWith is startFederatedNode with further settings.
-func startFederatedNodeWith(t *testing.T, mutate func(*config.Config)) *testNode {
+func startFederatedNodeWith(t testing.TB, mutate func(*config.Config)) *testNode {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "fra")
 	id, err := identity.Create(dir, "FRA", "127.0.0.1:8443")
@@ -809,7 +810,7 @@ func startFederatedNodeWith(t *testing.T, mutate func(*config.Config)) *testNode
 
 // eventually polls cond until it holds or the deadline passes; it asserts an outcome, not
 // a duration.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
+func eventually(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -45,7 +45,8 @@ type Runtime struct {
 func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.collector())
-	opts := api.Options{MaxBodyBytes: n.cfg.MaxBodyBytes, MaxConcurrent: n.cfg.MaxConcurrent, Registry: reg, TAXII: n.newTAXII()}
+	opts := api.Options{MaxBodyBytes: n.cfg.MaxBodyBytes, MaxConcurrent: n.cfg.MaxConcurrent, Registry: reg, TAXII: n.newTAXII(),
+		RateLimit: n.cfg.RateLimit, RateBurst: n.cfg.RateBurst}
 	handler := api.New(n, n.log, opts)
 
 	if ln == nil {

@@ -43,6 +43,8 @@ type Options struct {
 	Heartbeat time.Duration
 	// Extra are further flags for every entente serve.
 	Extra []string
+	// RateLimits keeps the nodes' per-token rate limits (see Node.RateLimits).
+	RateLimits bool
 	// Seed nominates and lists parties from the real lists, and publishes indicators.
 	Seed bool
 	// LogFiles sends each node's output to DATA/serve.log and starts it in its own
@@ -152,7 +154,7 @@ func Up(ctx context.Context, o Options) (*Net, error) {
 		if err != nil {
 			return nil, err
 		}
-		n.LogFile = o.LogFiles
+		n.LogFile, n.RateLimits = o.LogFiles, o.RateLimits
 		net.Nodes = append(net.Nodes, n)
 		cards = append(cards, n.Card)
 		raftAddrs, gossipAddrs = append(raftAddrs, raft), append(gossipAddrs, gossip)
@@ -258,6 +260,7 @@ func (t *Net) AddNode(ctx context.Context) (int, string, error) {
 	if err := os.WriteFile(filepath.Join(n.DataDir, "gossip.key"), t.key, 0o600); err != nil {
 		return 0, "", err
 	}
+	n.RateLimits = t.opts.RateLimits
 	n.Flags = append([]string{"--genesis", t.Genesis, "--raft-addr", addrs[1], "--gossip-addr", addrs[2],
 		"--raft-heartbeat", t.opts.Heartbeat.String(), "--join"}, t.opts.Extra...)
 	if err := n.Start(ctx, n.Flags...); err != nil {

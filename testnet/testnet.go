@@ -81,6 +81,10 @@ type Node struct {
 	Flags []string
 	// LogFile sends the node's output to DATA/serve.log and starts it in its own session.
 	LogFile bool
+	// RateLimits keeps the node's per-token rate limits (rate_limit, rate_burst). Off by
+	// default: tests and benchmarks drive one token far harder than a fair integrator
+	// would. A test of the limits can also set them in the flags, which come after.
+	RateLimits bool
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -143,7 +147,11 @@ func (n *Node) Start(ctx context.Context, extra ...string) error {
 		n.mu.Unlock()
 		return errors.New("testnet: node already running")
 	}
-	args := append([]string{"serve", "--data", n.DataDir, "--api-addr", n.APIAddr, "--log-level", "debug"}, extra...)
+	args := []string{"serve", "--data", n.DataDir, "--api-addr", n.APIAddr, "--log-level", "debug"}
+	if !n.RateLimits {
+		args = append(args, "--rate-limit", "0")
+	}
+	args = append(args, extra...)
 	cmd := exec.Command(n.Bin, args...)
 	n.logs = &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = n.logs, n.logs

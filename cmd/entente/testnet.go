@@ -38,7 +38,7 @@ func runTestnet(e *env, args []string) error {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
-		net, err := testnet.Up(ctx, testnet.Options{Bin: *bin, Dir: abs, Nodes: *nodes, Seed: !*noSeed, LogFiles: *detach,
+		net, err := testnet.Up(ctx, testnet.Options{Bin: *bin, Dir: abs, Nodes: *nodes, Seed: !*noSeed, LogFiles: *detach, RateLimits: true,
 			Progress: func(s string) { fmt.Fprintln(e.stderr, "testnet:", s) }})
 		if err != nil {
 			return err

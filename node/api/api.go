@@ -121,6 +121,7 @@ type Server struct {
 	metrics *metrics
 	admin   bool
 	taxii   http.Handler
+	limiter *rateLimiter // nil: no per-token limit
 	now     func() time.Time
 }
 
@@ -135,6 +136,11 @@ type Options struct {
 	// TAXII, when set, serves /taxii2/ behind the node's token check and signing; it
 	// finds the caller with PrincipalFrom.
 	TAXII http.Handler
+	// RateLimit is each client token's average requests per second and RateBurst how
+	// many it may make at once; beyond that it gets 429 with Retry-After. RateLimit 0
+	// means no limit. The admin socket is never limited.
+	RateLimit float64
+	RateBurst int
 }
 
 // New builds the handler for svc.
@@ -151,6 +157,9 @@ func New(svc Service, log *slog.Logger, o Options) *Server {
 		reg = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(reg)
+	if !o.Admin {
+		s.limiter = newRateLimiter(o.RateLimit, o.RateBurst, reg)
+	}
 	for _, rt := range routes() {
 		s.mux.Handle(rt.pattern, s.handlerFor(rt))
 	}

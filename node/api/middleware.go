@@ -52,8 +52,8 @@ func (w *signedWriter) Write(p []byte) (int, error) {
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// wrap applies, in order: the concurrency limit, the body limit, authentication and
-// authorisation, the handler, then signing and metrics on the way out.
+// wrap applies, in order: the concurrency limit, the body limit, authentication, the
+// token's rate limit, authorisation, the handler, then signing and metrics on the way out.
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -116,6 +116,9 @@ func (s *Server) wrap(rt route) http.Handler {
 				writeError(w, http.StatusUnauthorized, "unauthorized", "Authorization", tokenProblem(err), "send a valid token as Authorization: Bearer TOKEN (entente token issue)")
 				return
 			}
+		}
+		if !s.withinRate(w, rt, p) {
+			return
 		}
 		if rt.action != "" && !p.Allowed(rt.action) {
 			writeError(w, http.StatusForbidden, "forbidden", "", fmt.Sprintf("role %q may not %s", p.Role, rt.action), "ask the node's operator for a token with a role that may")

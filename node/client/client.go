@@ -1,6 +1,12 @@
 // Package client talks to an Entente node's API the way an integrator should: it pins the
 // node's TLS key, verifies the detached JWS on every response against a pinned key set
 // before it looks at the body, and refuses data whose signature does not verify.
+//
+// On top of single requests (Do, JSON) it follows the alert feed with automatic
+// resumption (FollowAlerts by pages, StreamAlerts over Server-Sent Events, each event
+// verified on its own), checks a federation alert's originator signature against the
+// roster (VerifyAlertOrigin, RosterKeys), and checks webhook deliveries (VerifyDelivery).
+// examples/integrator is a whole integrator built on it.
 package client
 
 import (
@@ -34,6 +40,10 @@ const maxResponse = 64 << 20
 // pinned keys; its body is not returned.
 var ErrUnsigned = errors.New("client: response signature missing or invalid")
 
+// ErrPinMismatch means the server's TLS key is not the pinned one: it is not the node, and
+// nothing was sent to it beyond the handshake.
+var ErrPinMismatch = errors.New("client: the node's certificate does not match the pinned key")
+
 // Options configure a Client.
 type Options struct {
 	// Token is the bearer token sent with every request.
@@ -51,7 +61,8 @@ type Options struct {
 	RefreshKeys func() (*jws.KeySet, error)
 	// UnixSocket, when set, dials this socket instead of the URL's host (the admin socket).
 	UnixSocket string
-	// Timeout bounds each request; zero means 30 seconds.
+	// Timeout bounds each request (but not a stream, see StreamAlerts); zero means 30
+	// seconds.
 	Timeout time.Duration
 }
 
@@ -60,6 +71,9 @@ type Client struct {
 	base string
 	o    Options
 	http *http.Client
+	// stream shares http's connections but has no overall timeout, which would cut a
+	// stream that is working; StreamAlerts watches for silence instead.
+	stream *http.Client
 
 	mu   sync.Mutex
 	keys *jws.KeySet
@@ -119,13 +133,14 @@ func New(baseURL string, o Options) (*Client, error) {
 				}
 				got := sha256.Sum256(cs.PeerCertificates[0].RawSubjectPublicKeyInfo)
 				if !bytes.Equal(got[:], want) {
-					return errors.New("client: the node's certificate does not match the pinned key")
+					return ErrPinMismatch
 				}
 				return nil
 			},
 		}
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), o: o, keys: o.Keys, http: &http.Client{Transport: tr, Timeout: o.Timeout}}, nil
+	return &Client{base: strings.TrimRight(baseURL, "/"), o: o, keys: o.Keys,
+		http: &http.Client{Transport: tr, Timeout: o.Timeout}, stream: &http.Client{Transport: tr}}, nil
 }
 
 // Pin computes the pin of a certificate, in the member card's format.
@@ -185,6 +200,12 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, hdr http
 		return nil, err
 	}
 	defer resp.Body.Close()
+	return c.read(method, path, resp)
+}
+
+// read reads a response to its end (bounded), verifies its signature when keys are
+// pinned, and turns a non-2xx status into an *APIError.
+func (c *Client) read(method, path string, resp *http.Response) (*Response, error) {
 	if resp.ContentLength > maxResponse {
 		return nil, fmt.Errorf("client: response of %d bytes is larger than %d", resp.ContentLength, maxResponse)
 	}

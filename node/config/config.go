@@ -112,6 +112,13 @@ type Config struct {
 	// addresses. Off by default: otherwise any integrator token could make the node send
 	// requests into the network it sits in.
 	WebhookAllowPrivate bool
+	// RateLimit is how many requests per second one client token may make on average,
+	// and RateBurst how many it may make at once before that rate applies; a token over
+	// its budget gets 429 with Retry-After. They keep one integrator's loop from taking
+	// the capacity that max_concurrent shares among everyone. RateLimit 0 turns the
+	// limit off. The admin socket and member nodes' calls are not limited.
+	RateLimit float64
+	RateBurst int
 	// GCPercent is the garbage collector's target (as GOGC). A node's live heap is tens
 	// of megabytes, so collecting half as often buys a third more throughput for little
 	// memory. A GOGC environment variable, when set, wins.
@@ -129,6 +136,8 @@ func New() *Config {
 		ShutdownTimeout:       15 * time.Second,
 		TokenMaxTTL:           30 * 24 * time.Hour,
 		MaxConcurrent:         512,
+		RateLimit:             200,
+		RateBurst:             400,
 		GCPercent:             200,
 		RaftAddr:              "127.0.0.1:7443",
 		GossipAddr:            "127.0.0.1:7946",
@@ -155,6 +164,8 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	fs.DurationVar(&c.TokenMaxTTL, "token-max-ttl", c.TokenMaxTTL, "longest lifetime of a client token")
 	fs.IntVar(&c.MaxConcurrent, "max-concurrent", c.MaxConcurrent, "requests handled at once")
+	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "requests per second one client token may make on average; more get 429 with Retry-After (0: no limit)")
+	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "requests one client token may make at once before rate_limit applies")
 	fs.StringVar(&c.Genesis, "genesis", c.Genesis, "federation genesis document (entente federation genesis writes one); empty runs the node alone")
 	fs.BoolVar(&c.Join, "join", c.Join, "this state is not in the genesis: wait to be admitted by the voters, then follow")
 	fs.StringVar(&c.RaftAddr, "raft-addr", c.RaftAddr, "federation cluster port: raft over mutual TLS (host:port)")
@@ -362,6 +373,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConcurrent < 1 || c.MaxConcurrent > 100000 {
 		return bad("max_concurrent", "%d: want between 1 and 100000", c.MaxConcurrent)
+	}
+	if c.RateLimit < 0 || c.RateLimit > 1e6 || c.RateLimit != c.RateLimit {
+		return bad("rate_limit", "%g: want requests per second from 0 (no limit) to 1000000", c.RateLimit)
+	}
+	if c.RateLimit > 0 && (c.RateBurst < 1 || c.RateBurst > 1000000) {
+		return bad("rate_burst", "%d: want between 1 and 1000000 while rate_limit is on", c.RateBurst)
 	}
 	return nil
 }

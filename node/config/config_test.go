@@ -37,6 +37,13 @@ func TestDefaultsWithoutFile(t *testing.T) {
 	if c.ConfigFile != filepath.Join(dir, FileName) {
 		t.Fatalf("config file = %q", c.ConfigFile)
 	}
+	if c.RateLimit != 200 || c.RateBurst != 400 {
+		t.Fatalf("rate limit defaults: %g/s burst %d", c.RateLimit, c.RateBurst)
+	}
+	// Off is a valid choice, whatever the burst says.
+	if c, err := load(t, []string{"--data", dir, "--rate-limit", "0", "--rate-burst", "0"}, nil); err != nil || c.RateLimit != 0 {
+		t.Fatalf("rate_limit 0: %v", err)
+	}
 }
 
 func TestPrecedenceFileThenEnvThenFlags(t *testing.T) {
@@ -89,6 +96,8 @@ func TestErrorsNameTheSetting(t *testing.T) {
 		{"body too small", "", []string{"--max-body-bytes", "10"}, nil, "max_body_bytes 10"},
 		{"ttl too long", "", []string{"--token-max-ttl", "9000h"}, nil, "token_max_ttl"},
 		{"stray argument", "", []string{"extra"}, nil, `unexpected argument "extra"`},
+		{"negative rate", "", []string{"--rate-limit", "-1"}, nil, "rate_limit -1"},
+		{"rate without burst", "rate_burst: 0\n", nil, nil, "rate_burst 0"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -93,13 +93,14 @@ func TestRestartMidDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.db = openDB(t, e.path)
-	// Canceled attempts are not counted: everything is still pending, untried.
+	// Attempts canceled by Close are not counted. One that timed out on its own before
+	// the Close (a loaded machine) is, so an interrupted delivery shows one or two.
 	e.open()
 	blocking.Store(false)
 	ds := e.waitStates(h.ID, webhooks.StateDelivered, restartEvents)
 	for _, d := range ds {
-		if d.Attempts != 1 {
-			t.Errorf("%s: %d attempts recorded, want 1", d.ID, d.Attempts)
+		if d.Attempts < 1 || d.Attempts > 2 {
+			t.Errorf("%s: %d attempts recorded, want 1 (or 2 if the first timed out before the close)", d.ID, d.Attempts)
 		}
 	}
 	checkExactlyOnce(t, rc, h.ID, interrupted)
