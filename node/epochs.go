@@ -181,20 +181,27 @@ func (n *Node) publishPass(ctx context.Context, f *federation.Federation) error 
 
 	// Rewrap own subjects that outlive the epochs their keys are wrapped to.
 	L := time.Duration(pol.KeyEpoch)
-	var due []seal.WrappedKey
+	// Collect first, then look at each subject: ForEachKey holds the state's read lock,
+	// and taking it again inside would deadlock against a waiting apply.
+	var near []seal.WrappedKey
 	err := f.State().ForEachKey(func(w seal.WrappedKey) bool {
-		if w.Origin != n.id.State || len(w.Epochs) == 0 || slices.Min(w.Epochs) > cur+rewrapWithin {
-			return true
+		if w.Origin == n.id.State && len(w.Epochs) > 0 && slices.Min(w.Epochs) <= cur+rewrapWithin {
+			near = append(near, w)
 		}
-		closes := time.Unix(0, 0).Add(time.Duration(slices.Min(w.Epochs)+1) * L)
-		if at, to, ok := f.State().NextDeadline(w.Subject); ok && to == "purged" && time.Unix(0, at).Before(closes) {
-			return true // purged before its epoch closes: let it go
-		}
-		due = append(due, w)
-		return len(due) < maxRewrapsPerPass
+		return len(near) < 4*maxRewrapsPerPass
 	})
 	if err != nil {
 		return errors.Join(append(errs, err)...)
+	}
+	var due []seal.WrappedKey
+	for _, w := range near {
+		closes := time.Unix(0, 0).Add(time.Duration(slices.Min(w.Epochs)+1) * L)
+		if at, to, ok := f.State().NextDeadline(w.Subject); ok && to == "purged" && time.Unix(0, at).Before(closes) {
+			continue // purged before its epoch closes: let it go
+		}
+		if due = append(due, w); len(due) == maxRewrapsPerPass {
+			break
+		}
 	}
 	for _, w := range due {
 		if _, held := n.ring.Key(w.ID); !held {

@@ -183,7 +183,9 @@ func (s *State) HasEpochRecipient(state string, epoch uint64) bool {
 }
 
 // ForEachKey calls fn with every replicated data key, in id order, until fn returns
-// false. Nodes use it to rewrap their own retained keys and to drop purged ones.
+// false. Nodes use it to rewrap their own retained keys and to drop purged ones. fn runs
+// under the state's read lock: it must not call back into the State, or it deadlocks
+// against an apply waiting for the write lock.
 func (s *State) ForEachKey(fn func(seal.WrappedKey) bool) error {
 	err := s.view(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bKeys).ForEach(func(_, v []byte) error {
