@@ -55,7 +55,11 @@ fuzz: ## run each fuzz target for FUZZTIME
 		node/lists:FuzzOFAC node/lists:FuzzUNXML node/lists:FuzzCSL node/lists:FuzzDPL node/lists:FuzzFTM node/screen:FuzzNormalize node/screen:FuzzSearch \
 		node/risk:FuzzParseControlCode node/risk:FuzzAssess node/export:FuzzTAXIIQuery; do \
 		pkg=$${spec%%:*}; fn=$${spec##*:}; echo "== $$pkg $$fn"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg/ || exit 1; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg/ 2>&1); rc=$$?; echo "$$out"; \
+		if [ $$rc -ne 0 ] && echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input written'; then \
+			echo "== $$pkg $$fn: the fuzzing engine timed out coordinating its workers (a starved machine), not a finding; once more"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg/ || exit 1; \
+		elif [ $$rc -ne 0 ]; then exit 1; fi; \
 	done
 
 demo: build ## run a 3-state federation (FRA, DEU, GBR on 127.0.0.11-13) seeded from the UN list, until Ctrl-C
