@@ -1,15 +1,10 @@
 package node_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
-	"net"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/entente/entente/crypto/identity"
 	"github.com/entente/entente/node"
@@ -33,61 +28,15 @@ type testNode struct {
 func startNode(tb testing.TB, mutate func(*config.Config)) *testNode {
 	tb.Helper()
 	dir := filepath.Join(tb.TempDir(), "fra")
-	id, err := identity.Create(dir, "FRA", "127.0.0.1:8443")
-	if err != nil {
+	if _, err := identity.Create(dir, "FRA", "127.0.0.1:8443"); err != nil {
 		tb.Fatal(err)
 	}
-	cfg := config.New()
-	cfg.DataDir = dir
-	cfg.MaxConcurrent = 4096
-	// Tests and benchmarks drive one token far harder than a fair integrator would; a
-	// test of the limit itself sets it again in mutate.
-	cfg.RateLimit = 0
-	if mutate != nil {
-		mutate(cfg)
-	}
-	if err := cfg.Validate(); err != nil {
-		tb.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := node.Open(cfg, log, node.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx, ln) }()
-	tn := &testNode{n: n, url: "https://" + ln.Addr().String(), id: id}
-	var once bool
-	tn.stop = func() {
-		if once {
-			return
+	return startNodeAt(tb, dir, func(c *config.Config) {
+		c.MaxConcurrent = 4096
+		if mutate != nil {
+			mutate(c)
 		}
-		once = true
-		cancel()
-		if err := <-done; err != nil {
-			tb.Errorf("serve: %v", err)
-		}
-		if err := n.Close(); err != nil {
-			tb.Errorf("close: %v", err)
-		}
-	}
-	tb.Cleanup(tn.stop)
-	c := tn.client(tb, "")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := c.Do(context.Background(), "GET", "/readyz", nil, nil); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			tb.Fatalf("node not ready: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return tn
+	})
 }
 
 func (tn *testNode) token(tb testing.TB, role string) string {
