@@ -137,7 +137,7 @@ func Start(cfg Config) (*Federation, error) {
 		return nil, fmt.Errorf("federation: snapshots: %w", err)
 	}
 	f.stream = transport.NewStreamLayer(cfg.RaftListener, cfg.Identity.TLS, rosterAuth{f.st}, cfg.Logger)
-	f.trans = transport.NewWithStreamLayer(f.stream, transport.Options{})
+	f.trans = transport.NoPipeline(transport.NewWithStreamLayer(f.stream, transport.Options{}))
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(self)

@@ -241,8 +241,15 @@ func fedError(err error) error {
 		return &api.Error{Status: http.StatusServiceUnavailable, Code: "no_leader", Msg: err.Error(), Hint: "retry shortly; a leader is being elected", Err: err}
 	case errors.Is(err, command.ErrInvalid), errors.Is(err, command.ErrMalformed), errors.Is(err, command.ErrSignature):
 		return &api.Error{Status: http.StatusBadRequest, Code: "invalid_command", Msg: err.Error(), Err: err}
+	case errors.Is(err, context.Canceled):
+		return err
 	}
-	return err
+	// The command was handed to raft or to the leader and then the answer was lost (the
+	// leader died, the connection broke, leadership moved): it may have committed. Saying
+	// "nothing was written" here would make a client retry into a duplicate.
+	return &api.Error{Status: http.StatusServiceUnavailable, Code: "outcome_unknown",
+		Msg:  "the command may or may not have committed: " + err.Error(),
+		Hint: "read the subject with ?consistency=linearizable before sending it again", Err: err}
 }
 
 func newID(prefix string) string {

@@ -58,3 +58,18 @@ func NewWithStreamLayer(s *StreamLayer, o Options) *raft.NetworkTransport {
 		Logger:  o.Logger,
 	})
 }
+
+// NoPipeline wraps t so that raft replicates without pipelining. hashicorp/raft v1.8.0's
+// pipelined replication can deadlock (a replication goroutine blocked sending while the
+// response decoder waits for a reader that has gone), after which a follower is never
+// replicated to again and the node hangs on shutdown; the federation's robustness round
+// found it under link faults. Without a pipeline, raft sends one AppendEntries at a time,
+// which the batched apply makes up for.
+func NoPipeline(t *raft.NetworkTransport) raft.Transport { return noPipeline{t} }
+
+type noPipeline struct{ *raft.NetworkTransport }
+
+// AppendEntriesPipeline tells raft to replicate without a pipeline.
+func (noPipeline) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+	return nil, raft.ErrPipelineReplicationNotSupported
+}
