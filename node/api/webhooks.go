@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strconv"
 
 	"github.com/entente/entente/node/access"
 	"github.com/entente/entente/node/webhooks"
@@ -74,13 +73,12 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, p acc
 			return
 		}
 	}
-	limit := 100
-	if v := q.Get("limit"); v != "" {
-		var err error
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 1000 {
-			writeError(w, http.StatusBadRequest, "invalid_field", "limit", "want a number from 1 to 1000", "")
-			return
-		}
+	limit, ok := intParam(w, q.Get("limit"), "limit", 1, 1000)
+	if !ok {
+		return
+	}
+	if limit == 0 {
+		limit = 100
 	}
 	dead := false
 	switch q.Get("state") {
