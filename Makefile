@@ -10,7 +10,7 @@ BENCHTIME ?= 2s
 FUZZTIME ?= 20s
 
 .DEFAULT_GOAL := help
-.PHONY: help build test test-short lint bench bench-scale eval fuzz demo clean
+.PHONY: help build test test-short lint bench bench-scale eval fuzz robustness demo clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,10 +62,14 @@ fuzz: ## run each fuzz target for FUZZTIME
 		elif [ $$rc -ne 0 ]; then exit 1; fi; \
 	done
 
+robustness: ## the full robustness run: faults under traffic, porcupine, canary scans (root for link faults; under 20 min)
+	@{ ENTENTE_ROBUSTNESS=full ENTENTE_ROBUSTNESS_REPORT=robustness.json $(GO) test -race -count=1 -timeout 40m -run 'TestRobustness$$' -v ./testnet/ 2>&1; echo $$? > robustness.rc; } \
+		| tee robustness.txt | grep --line-buffered -v '^ *time='; rc=$$(cat robustness.rc); rm -f robustness.rc; exit $$rc
+
 demo: build ## run a 3-state federation (FRA, DEU, GBR on 127.0.0.11-13) seeded from the UN list, until Ctrl-C
 	@$(BIN) testnet down --dir $(DEMO) 2>/dev/null || true
 	@rm -rf $(DEMO)
 	$(BIN) testnet up --nodes 3 --dir $(DEMO)
 
 clean: ## remove build outputs and the demo federation
-	rm -rf bin $(DEMO) bench.txt bench-scale.txt
+	rm -rf bin $(DEMO) bench.txt bench-scale.txt robustness.txt robustness.json

@@ -49,7 +49,11 @@ type Timing struct {
 	Heartbeat         time.Duration
 	Election          time.Duration
 	SnapshotThreshold uint64
-	TrailingLogs      uint64
+	// SnapshotInterval is how often raft checks whether SnapshotThreshold entries have
+	// collected; zero keeps raft's default (two minutes). Tests shorten it so that
+	// snapshots, and crashes while one is written, happen within a run.
+	SnapshotInterval time.Duration
+	TrailingLogs     uint64
 	// Housekeeping is how often the leader looks for deadlines that have fallen due.
 	Housekeeping time.Duration
 }
@@ -144,6 +148,9 @@ func Start(cfg Config) (*Federation, error) {
 	rc.HeartbeatTimeout, rc.ElectionTimeout = cfg.Timing.Heartbeat, cfg.Timing.Election
 	rc.LeaderLeaseTimeout = cfg.Timing.Heartbeat / 2
 	rc.SnapshotThreshold, rc.TrailingLogs = cfg.Timing.SnapshotThreshold, cfg.Timing.TrailingLogs
+	if cfg.Timing.SnapshotInterval > 0 {
+		rc.SnapshotInterval = cfg.Timing.SnapshotInterval
+	}
 	rc.Logger = transport.HCLog(cfg.Logger, "raft")
 
 	has, err := raft.HasExistingState(f.store, f.store, snaps)

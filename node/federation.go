@@ -82,7 +82,7 @@ func (n *Node) startFederation(apiURL string) error {
 		Gossip:    gossip.Config{BindAddr: host, BindPort: gp, AdvertiseAddr: host, AdvertisePort: gp, Key: key, Meta: gossip.Meta{APIURL: apiURL, Version: "1"}},
 		Forwarder: n, Logger: n.log, Join: n.cfg.Join,
 		Timing: federation.Timing{Heartbeat: n.cfg.RaftHeartbeat, Election: n.cfg.RaftHeartbeat,
-			SnapshotThreshold: n.cfg.RaftSnapshotThreshold, TrailingLogs: n.cfg.RaftTrailingLogs,
+			SnapshotThreshold: n.cfg.RaftSnapshotThreshold, TrailingLogs: n.cfg.RaftTrailingLogs, SnapshotInterval: n.cfg.RaftSnapshotInterval,
 			Housekeeping: max(n.cfg.RaftHeartbeat, 200*time.Millisecond)},
 	}
 	f, err := federation.Start(fc)

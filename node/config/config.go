@@ -105,6 +105,8 @@ type Config struct {
 	// followers that are only a little behind.
 	RaftSnapshotThreshold uint64
 	RaftTrailingLogs      uint64
+	// RaftSnapshotInterval is how often raft checks whether the threshold is reached.
+	RaftSnapshotInterval time.Duration
 	// PprofAddr, when set, serves Go's profiler there; loopback only, for diagnosing a
 	// node under load.
 	PprofAddr string
@@ -144,6 +146,7 @@ func New() *Config {
 		RaftHeartbeat:         time.Second,
 		RaftSnapshotThreshold: 8192,
 		RaftTrailingLogs:      10240,
+		RaftSnapshotInterval:  2 * time.Minute,
 	}
 }
 
@@ -173,6 +176,7 @@ func (c *Config) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.GossipKey, "gossip-key", c.GossipKey, "file with the federation's gossip key (default DATA/gossip.key)")
 	fs.DurationVar(&c.RaftHeartbeat, "raft-heartbeat", c.RaftHeartbeat, "raft heartbeat and election timeout")
 	fs.Uint64Var(&c.RaftSnapshotThreshold, "raft-snapshot-threshold", c.RaftSnapshotThreshold, "log entries between state snapshots")
+	fs.DurationVar(&c.RaftSnapshotInterval, "raft-snapshot-interval", c.RaftSnapshotInterval, "how often raft checks whether a snapshot is due")
 	fs.Uint64Var(&c.RaftTrailingLogs, "raft-trailing-logs", c.RaftTrailingLogs, "log entries kept after a snapshot for followers a little behind")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "serve Go's profiler on this loopback address (off when empty)")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "garbage collector target as GOGC (a GOGC environment variable wins)")
@@ -367,6 +371,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RaftSnapshotThreshold < 16 || c.RaftTrailingLogs < 1 {
 		return bad("raft_snapshot_threshold", "%d (trailing %d): want at least 16 entries, and at least 1 trailing", c.RaftSnapshotThreshold, c.RaftTrailingLogs)
+	}
+	if c.RaftSnapshotInterval < 100*time.Millisecond || c.RaftSnapshotInterval > 24*time.Hour {
+		return bad("raft_snapshot_interval", "%s: want between 100ms and 24h", c.RaftSnapshotInterval)
 	}
 	if c.GCPercent < 50 || c.GCPercent > 1000 {
 		return bad("gc_percent", "%d: want between 50 and 1000", c.GCPercent)

@@ -98,6 +98,7 @@ func TestErrorsNameTheSetting(t *testing.T) {
 		{"stray argument", "", []string{"extra"}, nil, `unexpected argument "extra"`},
 		{"negative rate", "", []string{"--rate-limit", "-1"}, nil, "rate_limit -1"},
 		{"rate without burst", "rate_burst: 0\n", nil, nil, "rate_burst 0"},
+		{"snapshot check too often", "raft_snapshot_interval: 1ms\n", nil, nil, "raft_snapshot_interval 1ms"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
