@@ -292,8 +292,12 @@ func (f *Federation) Propose(ctx context.Context, c *command.Command) (*state.Re
 	if _, err := c.Verify(f.keys(c.Origin)); err != nil {
 		return nil, err
 	}
-	if _, err := command.Decode(c); err != nil {
+	p, err := command.Decode(c)
+	if err != nil {
 		return nil, err
+	}
+	if err := f.st.CheckSealedKeys(c, p); err != nil {
+		return nil, fmt.Errorf("%w: %v", command.ErrInvalid, err)
 	}
 	return f.propose(ctx, c)
 }
@@ -339,8 +343,12 @@ func (f *Federation) AcceptForwarded(ctx context.Context, raw []byte) (*state.Re
 	if _, err := c.Verify(f.keys(c.Origin)); err != nil {
 		return nil, err
 	}
-	if _, err := command.Decode(c); err != nil {
+	p, err := command.Decode(c)
+	if err != nil {
 		return nil, err
+	}
+	if err := f.st.CheckSealedKeys(c, p); err != nil {
+		return nil, fmt.Errorf("%w: %v", command.ErrInvalid, err)
 	}
 	return f.applyAsLeader(ctx, raw)
 }

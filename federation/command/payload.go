@@ -605,3 +605,36 @@ func (p *MemberVote) Validate() error {
 
 // ID is the proposal voted on.
 func (p *MemberVote) ID() string { return p.Proposal }
+
+// SealedValues lists the sealed values p carries, by field name, with the subject whose
+// data keys must seal them and the keys p carries. A ciphertext is bound to its entry and
+// field by its authenticated data, so one moved elsewhere never opens; checking the key
+// it names as well lets every replica refuse such a command before it is stored, rather
+// than leave recipients to find it unreadable. Payloads without sealed values return no
+// fields.
+func SealedValues(p Payload) (subject string, fields map[string]*seal.Sealed, keys []seal.WrappedKey) {
+	fields = map[string]*seal.Sealed{}
+	add := func(name string, f *Field) {
+		if f != nil && f.Sealed != nil {
+			fields[name] = f.Sealed
+		}
+	}
+	switch p := p.(type) {
+	case *Nominate:
+		for n, f := range p.Fields {
+			add("fields."+n, &f)
+		}
+		return "watchlist/" + p.ID, fields, p.Keys
+	case *Vote:
+		add("reason", p.Reason)
+		return "watchlist/" + p.Entry, fields, p.Keys
+	case *Appeal:
+		add("grounds", &p.Grounds)
+		return "watchlist/" + p.Entry, fields, p.Keys
+	case *Indicator:
+		add("subject", &p.Subject)
+		add("evidence", &p.Evidence)
+		return "indicator/" + p.ID, fields, p.Keys
+	}
+	return "", fields, nil
+}

@@ -149,6 +149,9 @@ func (a *applier) apply() error {
 	if err != nil {
 		return reject("%v", err)
 	}
+	if err := sealedKeysRule(a.c.Origin, p, func(id string) []byte { return a.tx.Bucket(bKeys).Get([]byte(id)) }); err != nil {
+		return err
+	}
 	if err := a.dispatch(p); err != nil {
 		return err
 	}
@@ -719,13 +722,17 @@ func (a *applier) storeKeys(keys []seal.WrappedKey, subject string) error {
 // cannot be checked here (age hides it); the epochs the key names are the originator's
 // claim, signed with the command.
 func (a *applier) checkSubjectKey(k seal.WrappedKey, subject string) error {
+	return subjectKeyRule(k, subject, a.c.Origin)
+}
+
+func subjectKeyRule(k seal.WrappedKey, subject, origin string) error {
 	switch {
 	case k.Subject != subject:
 		return reject("data key %s is for subject %q, not %s", k.ID, k.Subject, subject)
-	case k.Origin != a.c.Origin:
-		return reject("data key %s comes from %s but %s proposed it", k.ID, k.Origin, a.c.Origin)
-	case !slices.Contains(k.Recipients, a.c.Origin):
-		return reject("data key %s is not wrapped for its own origin %s", k.ID, a.c.Origin)
+	case k.Origin != origin:
+		return reject("data key %s comes from %s but %s proposed it", k.ID, k.Origin, origin)
+	case !slices.Contains(k.Recipients, origin):
+		return reject("data key %s is not wrapped for its own origin %s", k.ID, origin)
 	}
 	return nil
 }

@@ -639,3 +639,61 @@ func replicasAgree(t *testing.T, f *fed, s *State) {
 		t.Fatal("a replica applying the log as one batch has another state")
 	}
 }
+
+// TestMovedCiphertextIsRefused: a sealed value copied from another entry names that
+// entry's data key. Such a command is refused before it is proposed (CheckSealedKeys) and
+// on apply, whether the key is carried again or only referred to, and whoever sends it.
+func TestMovedCiphertextIsRefused(t *testing.T) {
+	sf := newShredFed(t)
+	s := sf.s
+	sf.publish(t, sf.cur, allMembers...)
+	m, _ := sf.sealedNomination(t, "FRA", "M")
+	wantOK(t, sf.do(s, "FRA", m), "nominated")
+	n, _ := sf.sealedNomination(t, "FRA", "N")
+	wantOK(t, sf.do(s, "FRA", n), "nominated")
+
+	// FRA's own rationale of M, moved into a new nomination O, its key referred to only.
+	moved := nomination("O")
+	moved.Fields["rationale"] = m.Fields["rationale"]
+	// DEU's objection to N carrying FRA's sealed rationale of N as its reason.
+	stolen := n.Fields["rationale"]
+	cases := []struct {
+		name, origin string
+		p            command.Payload
+		reason       string
+	}{
+		{"value of another entry, key held", "FRA", moved, "belongs to watchlist/M from FRA, not to watchlist/O"},
+		{"value of another entry, key carried", "FRA", &command.Nominate{ID: "P", Kind: "denied-party", Fields: map[string]command.Field{
+			"party": n.Fields["party"], "basis": n.Fields["basis"], "rationale": m.Fields["rationale"]}, Keys: m.Keys}, "is for subject"},
+		{"another state's value", "DEU", &command.Vote{Entry: "N", Position: "object", Reason: &stolen}, "belongs to watchlist/N from FRA, not to watchlist/N from DEU"},
+		{"a key nobody holds", "FRA", func() command.Payload {
+			p := nomination("Q")
+			f := m.Fields["rationale"]
+			sealed := *f.Sealed
+			sealed.Key = "k1AAAAAAAAAAAAAAAAAAAAAA"
+			f.Sealed = &sealed
+			p.Fields["rationale"] = f
+			return p
+		}(), "neither the command carries nor the federation holds"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := command.New(tc.origin, tc.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CheckSealedKeys(c, tc.p); err == nil || !strings.Contains(err.Error(), tc.reason) {
+				t.Fatalf("before the proposal: %v, want it to say %q", err, tc.reason)
+			}
+			sf.rejectedUnchanged(t, s, tc.origin, tc.p, tc.reason)
+		})
+	}
+	// The genuine objection with DEU's own key passes both.
+	reason, dk := sf.sealed(t, "DEU", "watchlist/N", "N", "reason", "the broker is a front")
+	ok := &command.Vote{Entry: "N", Position: "object", Reason: &reason, Keys: []seal.WrappedKey{dk}}
+	c, _ := command.New("DEU", ok)
+	if err := s.CheckSealedKeys(c, ok); err != nil {
+		t.Fatalf("a genuine objection was refused before the proposal: %v", err)
+	}
+	wantOK(t, sf.do(s, "DEU", ok), "objection")
+}
