@@ -53,7 +53,7 @@ bench-scale: ## snapshot and restore of 1M watchlist entries, and catch-up after
 fuzz: ## run each fuzz target for FUZZTIME
 	@for spec in policy:FuzzParseMarking crypto/identity:FuzzParseCard crypto/jws:FuzzParseToken crypto/jws:FuzzVerifyDetached crypto/seal:FuzzParseSealed node/records:FuzzDecodeValidate node/records:FuzzDecodeStored federation/command:FuzzUnmarshalDecode federation/raftstore:FuzzDecodeLog federation/gossip:FuzzDecodeMeta \
 		node/lists:FuzzOFAC node/lists:FuzzUNXML node/lists:FuzzCSL node/lists:FuzzDPL node/lists:FuzzFTM node/screen:FuzzNormalize node/screen:FuzzSearch \
-		node/risk:FuzzParseControlCode node/risk:FuzzAssess node/export:FuzzTAXIIQuery; do \
+		node/risk:FuzzParseControlCode node/risk:FuzzAssess node/export:FuzzTAXIIQuery node/api:FuzzDecodeBodies; do \
 		pkg=$${spec%%:*}; fn=$${spec##*:}; echo "== $$pkg $$fn"; \
 		out=$$($(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg/ 2>&1); rc=$$?; echo "$$out"; \
 		if [ $$rc -ne 0 ] && echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input written'; then \
@@ -63,7 +63,7 @@ fuzz: ## run each fuzz target for FUZZTIME
 	done
 
 robustness: ## the full robustness run: faults under traffic, porcupine, canary scans (root for link faults; under 20 min)
-	@{ ENTENTE_ROBUSTNESS=full ENTENTE_ROBUSTNESS_REPORT=robustness.json $(GO) test -race -count=1 -timeout 40m -run 'TestRobustness$$' -v ./testnet/ 2>&1; echo $$? > robustness.rc; } \
+	@{ ENTENTE_ROBUSTNESS=full ENTENTE_ROBUSTNESS_REPORT=$(CURDIR)/robustness.json $(GO) test -race -count=1 -timeout 40m -run 'TestRobustness$$' -v ./testnet/ 2>&1; echo $$? > robustness.rc; } \
 		| tee robustness.txt | grep --line-buffered -v '^ *time='; rc=$$(cat robustness.rc); rm -f robustness.rc; exit $$rc
 
 demo: build ## run a 3-state federation (FRA, DEU, GBR on 127.0.0.11-13) seeded from the UN list, until Ctrl-C

@@ -222,7 +222,11 @@ func (n *Node) propose(ctx context.Context, p access.Principal, subject string, 
 	}
 	c, err := command.New(n.id.State, pl)
 	if err != nil {
-		return nil, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Msg: err.Error(), Err: err}
+		e := &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Msg: err.Error(), Err: err}
+		if fe := (*command.FieldError)(nil); errors.As(err, &fe) {
+			e.Field, e.Msg = fe.Field, fe.Msg
+		}
+		return nil, e
 	}
 	if err := c.Sign(n.Signer()); err != nil {
 		return nil, err

@@ -149,11 +149,12 @@ type robustReport struct {
 	AckedWritesVerified     int `json:"acked_writes_verified_per_node"`
 	// LocalReadRegressions counts local (not linearizable) reads that reflected an
 	// older index than an earlier read from the same node: allowed for local reads, but
-	// worth knowing (a restart restores the latest snapshot before it replays the log).
+	// worth knowing. A restarting node no longer goes back to its latest snapshot when its
+	// state file is ahead of it, which was the cause seen before.
 	LocalReadRegressions int `json:"local_read_regressions"`
 	// Snapshot paths the round went through, counted in the nodes' raft logs: taken
-	// (SnapshotThreshold 64, but raft looks only every SnapshotInterval, 120 s by
-	// default), installed from the leader, and restored when a node started.
+	// (every 64 entries, checked each second), installed from the leader, and restored
+	// when a node started.
 	SnapshotsTaken     int            `json:"snapshots_taken"`
 	SnapshotsInstalled int            `json:"snapshots_installed"`
 	SnapshotsRestored  int            `json:"snapshots_restored_at_start"`

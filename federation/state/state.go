@@ -438,9 +438,11 @@ func (s *State) Restore(r io.Reader) error {
 		return err
 	}
 	var genesis []byte
+	var snapApplied uint64
 	_ = check.View(func(tx *bbolt.Tx) error {
 		if m := tx.Bucket(bMeta); m != nil {
 			genesis = bytes.Clone(m.Get(kGenesis))
+			snapApplied = getU64(m, kApplied)
 		}
 		return nil
 	})
@@ -448,10 +450,23 @@ func (s *State) Restore(r io.Reader) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var current []byte
-	_ = s.db.View(func(tx *bbolt.Tx) error { current = bytes.Clone(tx.Bucket(bMeta).Get(kGenesis)); return nil })
+	var applied uint64
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		current, applied = bytes.Clone(tx.Bucket(bMeta).Get(kGenesis)), getU64(tx.Bucket(bMeta), kApplied)
+		return nil
+	})
 	if !bytes.Equal(genesis, current) {
 		os.Remove(tmp)
 		return fmt.Errorf("state: restore: %w", ErrGenesisMismatch)
+	}
+	if applied >= snapApplied {
+		// The state file already holds everything the snapshot does and more: raft
+		// restores its latest snapshot whenever a node starts, but the state file is
+		// durable and records its applied index with every change, so it is already
+		// ahead. Going back to the snapshot would show readers an older state until the
+		// log is replayed; the entries up to the applied index are skipped on replay.
+		os.Remove(tmp)
+		return nil
 	}
 	if err := s.db.Close(); err != nil {
 		return err

@@ -345,6 +345,21 @@ func TestReplicasAgree(t *testing.T) {
 	if d.Applied() != uint64(len(f.log)) {
 		t.Fatalf("restored applied index %d, want %d", d.Applied(), len(f.log))
 	}
+
+	// A node starting up is handed its latest snapshot, which its state file has already
+	// passed: the state stays where it is, never going back to the snapshot's index.
+	old := bytes.Clone(snap.Bytes())
+	wantOK(t, f.do(a, "GBR", nomination("Z")), "nominated")
+	ahead, _ := a.Hash()
+	if err := a.Restore(bytes.NewReader(old)); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := a.Hash(); h != ahead || a.Applied() != uint64(len(f.log)) {
+		t.Fatalf("restoring an older snapshot took the state back to %d", a.Applied())
+	}
+	if _, ok, _ := a.Entry("Z"); !ok {
+		t.Fatal("restoring an older snapshot lost a later entry")
+	}
 }
 
 func TestUndecodableEntryHalts(t *testing.T) {

@@ -360,10 +360,12 @@ func decodeSmall(r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		field := "body"
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
+		if errors.As(err, &te) && te.Field != "" {
 			field = te.Field
 		} else if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
-			field = strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
+			if name := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`); name != "" {
+				field = name
+			}
 		}
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: field, Msg: "the body is not the expected JSON object: " + err.Error(), Hint: "see /openapi.json for the request's shape"}
 	}
