@@ -25,6 +25,7 @@ import (
 	"filippo.io/age"
 	"github.com/anishathalye/porcupine"
 
+	"github.com/entente/entente/crypto/identity"
 	"github.com/entente/entente/crypto/seal"
 	"github.com/entente/entente/node/api"
 	"github.com/entente/entente/node/client"
@@ -32,7 +33,7 @@ import (
 	"github.com/entente/entente/testnet"
 )
 
-// TestRobustness is the robustness round of issue 6: real node processes take traffic
+// TestRobustness is the federation's robustness round: real node processes take traffic
 // from one client per node (nominations, votes, indicators, corroborations, local and
 // linearizable reads) while an injector kills, pauses, restarts, partitions and degrades
 // them at random. Every operation is recorded with its call and return times and its
@@ -297,6 +298,14 @@ type robustRound struct {
 
 	canaryID      string // the subset canary's nomination, read by every recovery probe
 	subsetCanary  string
+	// The expiring canary: an entry whose retention ends during the round. Its sealed
+	// rationale and every wrapped copy of its data key are copied from the nodes' files
+	// while it is retained, as someone who copied a data directory then would hold them.
+	expiredID      string
+	expiredCanary  string
+	expiredCTs     []seal.Sealed
+	expiredWrapped [][]byte
+	expiredUntil   uint64 // the last key epoch any copy of its data key is wrapped to
 	nationalID    string
 	nationalNode  int
 	nationalValue string
@@ -348,6 +357,10 @@ func runRobustRound(t *testing.T, mode robustMode, round, nodes int, seed int64,
 
 	pol := testnet.DemoPolicy()
 	pol.Voting.Consultation = policy.Duration(6 * time.Second)
+	// Short key epochs and a short retention for one kind, which only the expiring
+	// canary uses: its retention ends and its keys are destroyed while faults go on.
+	pol.KeyEpoch = policy.Duration(rbKeyEpoch)
+	pol.Retention["debarred-supplier"] = policy.Duration(rbCanaryRetention)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	net, err := testnet.Up(ctx, testnet.Options{Bin: bin, Dir: filepath.Join(dir, "net"), Nodes: nodes, FreePorts: true, Policy: &pol,
@@ -404,6 +417,7 @@ func runRobustRound(t *testing.T, mode robustMode, round, nodes int, seed int64,
 	}
 	rr.checkConverged()
 	rr.checkFinalState()
+	rr.checkExpiredPurged()
 
 	rr.stopAll()
 	down = true
@@ -452,7 +466,121 @@ func (rr *robustRound) plantCanaries(rng *rand.Rand) {
 	if err != nil && !(errors.As(err, &ae) && ae.Code == "rejected" && strings.Contains(ae.Message, "already exists")) {
 		t.Fatalf("planting the subset canary: %v", err)
 	}
-	rr.logf("canaries planted: NATIONAL record %s on %s, nomination %s released to DEU,FRA", rr.nationalID, rr.net.Nodes[rr.nationalNode].State, rr.canaryID)
+	rr.plantExpiringCanary(tag)
+	rr.logf("canaries planted: NATIONAL record %s on %s, nomination %s released to DEU,FRA, entry %s whose retention ends in %s",
+		rr.nationalID, rr.net.Nodes[rr.nationalNode].State, rr.canaryID, rr.expiredID, rbCanaryRetention)
+}
+
+// Timings of the expiring canary: its kind's retention and the key epoch. Its keys are
+// wrapped to the epoch its retention ends in (or the one after), so they are destroyed
+// at most two epochs after it is purged, well inside the round's traffic.
+const (
+	rbKeyEpoch        = 10 * time.Second
+	rbCanaryRetention = 20 * time.Second
+)
+
+// plantExpiringCanary has FRA nominate an entry of the short-retention kind, released to
+// the federation, and the other voters reject it once its consultation closes without a
+// quorum: rejected, it expires, and its retention ends 20 s after the nomination. While it
+// is retained, DEU must be able to open it from the raw files with the keys it holds, or
+// the final scan could not tell destroyed keys from a scan that finds nothing.
+func (rr *robustRound) plantExpiringCanary(tag string) {
+	t := rr.t
+	rr.expiredCanary = "EXPCANARY" + tag + "K"
+	rr.expiredID = "EXPIRES-" + rr.prefix // outside the prefix the history checks own
+	party, _ := json.Marshal(map[string]any{"type": "organisation", "name": "Expiring Supplier " + tag, "countries": []string{"SYR"}})
+	nom := api.NominationRequest{ID: rr.expiredID, Kind: "debarred-supplier", Party: party, Basis: api.Basis{Regime: "national"},
+		Rationale: rr.expiredCanary + " supplied forged end-user certificates", Markings: map[string]string{"rationale": "REL TO FEDERATION"}}
+	var ae *client.APIError
+	if err := rr.setupCall(0, "officer", "POST", "/v1/watchlist/nominations", nom, nil); err != nil && !(errors.As(err, &ae) && strings.Contains(ae.Message, "already exists")) {
+		t.Fatalf("planting the expiring canary: %v", err)
+	}
+	var status string
+	if !waitUntil(40*time.Second, func() bool {
+		var out struct {
+			Entry api.WatchlistEntry `json:"entry"`
+		}
+		err := rr.setupCall(1, "analyst", "GET", "/v1/watchlist/"+rr.expiredID, nil, &out)
+		status = out.Entry.Status
+		return err == nil && status == "disputed"
+	}) {
+		t.Fatalf("the expiring canary did not become disputed after its consultation (status %q)", status)
+	}
+	for _, i := range []int{1, 2} { // DEU and GBR: with FRA's silence, a majority of the voters
+		err := rr.setupCall(i, "officer", "POST", "/v1/watchlist/"+rr.expiredID+"/votes", api.VoteRequest{Position: "reject"}, nil)
+		if err != nil && !(errors.As(err, &ae) && strings.Contains(ae.Message, "already")) {
+			t.Fatalf("rejecting the expiring canary from %s: %v", rr.net.Nodes[i].State, err)
+		}
+	}
+	var all [][]byte
+	for _, n := range rr.net.Nodes {
+		fs, err := readTree(n.DataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, fs...)
+	}
+	rr.expiredCTs = sealedNear(all, `"id":"`+rr.expiredID+`"`, `"rationale":`)
+	rr.expiredWrapped = rbWrappedFor(all, keyIDs(rr.expiredCTs))
+	if len(rr.expiredCTs) == 0 || len(rr.expiredWrapped) == 0 {
+		t.Fatalf("the expiring canary is not on disk while retained (%d ciphertexts, %d wrapped keys): the scan would prove nothing", len(rr.expiredCTs), len(rr.expiredWrapped))
+	}
+	for _, id := range keyIDs(rr.expiredCTs) {
+		for _, eps := range wrappingEpochs(all, id) {
+			rr.expiredUntil = max(rr.expiredUntil, slices.Max(eps))
+		}
+	}
+	if rr.expiredUntil == 0 {
+		t.Fatal("the expiring canary's data key names no key epoch on disk")
+	}
+	ids, err := heldIdentities(rr.net.Nodes[1].DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rr.opensExpired(ids, nil) {
+		t.Fatal("DEU cannot open the expiring canary from the raw files while it is retained: the scan would prove nothing")
+	}
+}
+
+// checkExpiredPurged checks that the entry whose retention ended is gone from every
+// node, and waits until every node has destroyed the key epochs its data key was wrapped
+// to (at most two epochs after the purge; a node that was down destroys them when it
+// starts). The scan after the nodes stop then shows what that destruction achieved.
+func (rr *robustRound) checkExpiredPurged() {
+	for i, n := range rr.net.Nodes {
+		var last error
+		if !waitUntil(60*time.Second, func() bool {
+			last = rr.setupCall(i, "analyst", "GET", "/v1/watchlist/"+rr.expiredID+"?consistency=linearizable", nil, nil)
+			var ae *client.APIError
+			return errors.As(last, &ae) && ae.Status == 404
+		}) {
+			rr.violation(vCanary, "the entry %s, whose retention ended, is still on %s: %v", rr.expiredID, n.State, last)
+		}
+		floor := uint64(0)
+		if !waitUntil(3*rbKeyEpoch, func() bool {
+			k, err := identity.OpenEpochKeys(n.DataDir)
+			if err == nil {
+				floor = k.Floor()
+			}
+			return floor > rr.expiredUntil
+		}) {
+			rr.violation(vCanary, "%s still holds key epoch %d, which the ended retention's data key is wrapped to (floor %d)", n.State, rr.expiredUntil, floor)
+		}
+	}
+}
+
+// opensExpired reports whether any of ids opens the expiring canary with a data key
+// unwrapped from the copies taken while it was retained or from more found in files.
+func (rr *robustRound) opensExpired(ids []age.Identity, files [][]byte) bool {
+	wrapped := append(slices.Clone(rr.expiredWrapped), rbWrappedFor(files, keyIDs(rr.expiredCTs))...)
+	for _, k := range unwrapAll(wrapped, ids) {
+		for _, s := range rr.expiredCTs {
+			if pt, err := seal.OpenWithKey(k, s, "watchlist/"+rr.expiredID, "fields.rationale"); err == nil && bytes.Contains(pt, []byte(rr.expiredCanary)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // setupCall retries while the federation has no leader or a key epoch is pending; it is
@@ -1637,6 +1765,31 @@ func (rr *robustRound) checkCanaries() {
 			rr.violation(vCanary, "%s logged a canary", n.State)
 		}
 	}
+	// The expiring canary: its retention has ended, so no key any node still holds may
+	// open it, from the copies taken while it was retained or from anything on disk now.
+	for _, n := range rr.net.Nodes {
+		for _, f := range files[n.State] {
+			for _, enc := range rbEncodings(rr.expiredCanary) {
+				if bytes.Contains(f.data, []byte(enc)) {
+					rr.violation(vCanary, "the expiring canary is in clear (%q) in %s", enc, f.path)
+				}
+			}
+		}
+	}
+	var held []age.Identity
+	for _, n := range rr.net.Nodes {
+		ids, err := heldIdentities(n.DataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, ids...)
+	}
+	if rr.opensExpired(held, all) {
+		rr.violation(vCanary, "the canary whose retention ended opened with a key a node still holds: its keys were not destroyed everywhere")
+	}
+	rr.logf("canaries: the entry whose retention ended (%d sealed copies, %d wrapped copies of its key taken while retained) opens with none of the %d identities the nodes still hold",
+		len(rr.expiredCTs), len(rr.expiredWrapped), len(held))
+
 	// The subset canary: sealed rationales of its nomination, wherever they are on disk
 	// (raft logs, snapshots, state files and their free pages).
 	cts := sealedNear(all, `"id":"`+rr.canaryID+`"`, `"rationale":`)
