@@ -296,8 +296,8 @@ type robustRound struct {
 	start  time.Time
 	prefix string
 
-	canaryID      string // the subset canary's nomination, read by every recovery probe
-	subsetCanary  string
+	canaryID     string // the subset canary's nomination, read by every recovery probe
+	subsetCanary string
 	// The expiring canary: an entry whose retention ends during the round. Its sealed
 	// rationale and every wrapped copy of its data key are copied from the nodes' files
 	// while it is retained, as someone who copied a data directory then would hold them.
@@ -306,9 +306,9 @@ type robustRound struct {
 	expiredCTs     []seal.Sealed
 	expiredWrapped [][]byte
 	expiredUntil   uint64 // the last key epoch any copy of its data key is wrapped to
-	nationalID    string
-	nationalNode  int
-	nationalValue string
+	nationalID     string
+	nationalNode   int
+	nationalValue  string
 
 	mu         sync.Mutex
 	ops        []*rbOp
