@@ -10,7 +10,7 @@ BENCHTIME ?= 2s
 FUZZTIME ?= 20s
 
 .DEFAULT_GOAL := help
-.PHONY: help build test test-short lint bench bench-scale eval fuzz robustness demo clean
+.PHONY: help build test test-short lint bench bench-scale eval fuzz robustness docker-test demo clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,6 +65,9 @@ fuzz: ## run each fuzz target for FUZZTIME
 robustness: ## the full robustness run: faults under traffic, porcupine, canary scans (root for link faults; under 20 min)
 	@{ ENTENTE_ROBUSTNESS=full ENTENTE_ROBUSTNESS_REPORT=$(CURDIR)/robustness.json $(GO) test -race -count=1 -timeout 40m -run 'TestRobustness$$' -v ./testnet/ 2>&1; echo $$? > robustness.rc; } \
 		| tee robustness.txt | grep --line-buffered -v '^ *time='; rc=$$(cat robustness.rc); rm -f robustness.rc; exit $$rc
+
+docker-test: ## the testnet as FROM-scratch containers (compose), the leader cut with docker network disconnect; skips without an engine
+	$(GO) test -race -count=1 -run Docker -v ./testnet/
 
 demo: build ## run a 3-state federation (FRA, DEU, GBR on 127.0.0.11-13) seeded from the UN list, until Ctrl-C
 	@$(BIN) testnet down --dir $(DEMO) 2>/dev/null || true

@@ -21,6 +21,7 @@ import (
 	"github.com/entente/entente/node/api"
 	"github.com/entente/entente/node/audit"
 	"github.com/entente/entente/node/records"
+	"github.com/entente/entente/node/ui"
 )
 
 // AdminSocket is the operator's Unix socket inside the data directory. Whoever can open it
@@ -48,6 +49,10 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	opts := api.Options{MaxBodyBytes: n.cfg.MaxBodyBytes, MaxConcurrent: n.cfg.MaxConcurrent, Registry: reg, TAXII: n.newTAXII(),
 		RateLimit: n.cfg.RateLimit, RateBurst: n.cfg.RateBurst}
 	handler := api.New(n, n.log, opts)
+	public, err := n.publicHandler(handler)
+	if err != nil {
+		return err
+	}
 
 	if ln == nil {
 		var err error
@@ -70,7 +75,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		})
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           public,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -162,6 +167,20 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		return serveErr
 	}
 	return nil
+}
+
+// publicHandler puts the steering body's dashboard at /ui/ in front of the API, and sends
+// a browser that opens the node's bare address to it.
+func (n *Node) publicHandler(apiHandler http.Handler) (http.Handler, error) {
+	dash, err := ui.New(n, n.log, ui.Options{State: n.id.State})
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ui/", dash)
+	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusSeeOther))
+	mux.Handle("/", apiHandler)
+	return mux, nil
 }
 
 func listenUnix(path string) (net.Listener, error) {

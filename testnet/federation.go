@@ -110,86 +110,35 @@ func (o *Options) say(format string, args ...any) {
 
 // Up creates and starts a federation of o.Nodes real node processes.
 func Up(ctx context.Context, o Options) (*Net, error) {
-	if o.Nodes < 1 || o.Nodes > len(States) {
-		return nil, fmt.Errorf("testnet: nodes: want 1 to %d", len(States))
-	}
-	if o.Voters == 0 {
-		o.Voters = min(o.Nodes, 3)
-	}
-	if o.Heartbeat == 0 {
-		o.Heartbeat = 300 * time.Millisecond
-	}
-	if o.Bin == "" {
-		var err error
-		if o.Bin, err = Binary(); err != nil {
-			return nil, err
-		}
-	}
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(o.Dir, ManifestFile)); err == nil {
-		return nil, fmt.Errorf("testnet: %s already holds a network (entente testnet down --dir %s, or use another directory)", o.Dir, o.Dir)
-	}
-	net := &Net{Dir: o.Dir, Genesis: filepath.Join(o.Dir, "genesis.json"), opts: o}
-	var cards []identity.Card
-	var raftAddrs, gossipAddrs []string
-	for i := 0; i < o.Nodes; i++ {
-		state := States[i]
+	net, addrs, err := create(o, func(i int) (nodeAddrs, error) {
 		ip := fmt.Sprintf("127.0.0.%d", 11+i)
-		api, raft, gossip := ip+":8443", ip+":7443", ip+":7946"
+		a := nodeAddrs{API: ip + ":8443", Raft: ip + ":7443", Gossip: ip + ":7946"}
 		if o.FreePorts {
 			var err error
-			if api, err = FreeAddr(ip); err == nil {
-				if raft, err = FreeAddr(ip); err == nil {
-					gossip, err = FreeAddr(ip)
+			if a.API, err = FreeAddr(ip); err == nil {
+				if a.Raft, err = FreeAddr(ip); err == nil {
+					a.Gossip, err = FreeAddr(ip)
 				}
 			}
 			if err != nil {
-				return nil, err
+				return a, err
 			}
 		}
-		o.say("creating %s on %s", state, ip)
-		n, err := InitFederated(o.Bin, filepath.Join(o.Dir, strings.ToLower(state)), state, api, raft, gossip)
-		if err != nil {
-			return nil, err
-		}
-		n.LogFile, n.RateLimits = o.LogFiles, o.RateLimits
-		net.Nodes = append(net.Nodes, n)
-		cards = append(cards, n.Card)
-		raftAddrs, gossipAddrs = append(raftAddrs, raft), append(gossipAddrs, gossip)
-	}
-	keyFile := filepath.Join(o.Dir, "gossip.key")
-	if err := node.GenerateGossipKey(keyFile); err != nil {
-		return nil, err
-	}
-	key, err := os.ReadFile(keyFile)
+		return a, nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	net.key = key
-	pol := DemoPolicy()
-	if o.Policy != nil {
-		pol = *o.Policy
-	}
-	g, err := node.BuildGenesis("testnet", cards, States[:o.Voters], nil, pol)
-	if err != nil {
-		return nil, err
-	}
-	gb, _ := json.MarshalIndent(g, "", "  ")
-	if err := os.WriteFile(net.Genesis, gb, 0o644); err != nil {
 		return nil, err
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(net.Nodes))
 	for i, n := range net.Nodes {
-		if err := os.WriteFile(filepath.Join(n.DataDir, "gossip.key"), key, 0o600); err != nil {
-			return nil, err
-		}
-		n.Flags = append([]string{"--genesis", net.Genesis, "--raft-addr", raftAddrs[i], "--gossip-addr", gossipAddrs[i],
+		n.Flags = append([]string{"--genesis", net.Genesis, "--raft-addr", addrs[i].Raft, "--gossip-addr", addrs[i].Gossip,
 			"--raft-heartbeat", o.Heartbeat.String()}, o.Extra...)
 		if o.PprofPort > 0 {
-			host, _, _ := strings.Cut(raftAddrs[i], ":")
+			host, _, _ := strings.Cut(addrs[i].Raft, ":")
 			n.Flags = append(n.Flags, "--pprof-addr", fmt.Sprintf("%s:%d", host, o.PprofPort))
 		}
 		wg.Add(1)
@@ -204,17 +153,9 @@ func Up(ctx context.Context, o Options) (*Net, error) {
 		return nil, err
 	}
 	o.say("%d nodes started; waiting for a leader", len(net.Nodes))
-	for _, n := range net.Nodes {
-		toks := map[string]string{}
-		for _, role := range Roles {
-			tok, _, err := n.IssueToken(role, "testnet-"+role, "24h")
-			if err != nil {
-				_ = net.Down(10 * time.Second)
-				return nil, err
-			}
-			toks[role] = tok
-		}
-		net.Tokens = append(net.Tokens, toks)
+	if err := net.issueTokens(); err != nil {
+		_ = net.Down(10 * time.Second)
+		return nil, err
 	}
 	if _, err := net.WaitLeader(ctx); err != nil {
 		_ = net.Down(10 * time.Second)
@@ -235,6 +176,115 @@ func Up(ctx context.Context, o Options) (*Net, error) {
 		return nil, err
 	}
 	return net, nil
+}
+
+// defaults fills in what o leaves to its defaults and checks the rest.
+func (o *Options) defaults() error {
+	if o.Nodes < 1 || o.Nodes > len(States) {
+		return fmt.Errorf("testnet: nodes: want 1 to %d", len(States))
+	}
+	if o.Voters == 0 {
+		o.Voters = min(o.Nodes, 3)
+	}
+	if o.Heartbeat == 0 {
+		o.Heartbeat = 300 * time.Millisecond
+	}
+	if o.Bin == "" {
+		var err error
+		if o.Bin, err = Binary(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nodeAddrs are the addresses one node's member card names: its API, its cluster port
+// (raft) and its gossip port.
+type nodeAddrs struct{ API, Raft, Gossip string }
+
+// create makes o.Nodes node data directories in o.Dir with `entente init`, each at the
+// addresses addrsFor gives it, then the federation's gossip key (copied into every node's
+// directory) and the genesis naming them all. It starts nothing: node processes (Up) and
+// containers (DockerUp) start from the same directories, made the same way.
+func create(o Options, addrsFor func(i int) (nodeAddrs, error)) (*Net, []nodeAddrs, error) {
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	if _, err := os.Stat(filepath.Join(o.Dir, ManifestFile)); err == nil {
+		return nil, nil, fmt.Errorf("testnet: %s already holds a network (entente testnet down --dir %s, or use another directory)", o.Dir, o.Dir)
+	}
+	t := &Net{Dir: o.Dir, Genesis: filepath.Join(o.Dir, "genesis.json"), opts: o}
+	var cards []identity.Card
+	var addrs []nodeAddrs
+	for i := 0; i < o.Nodes; i++ {
+		state := States[i]
+		a, err := addrsFor(i)
+		if err != nil {
+			return nil, nil, err
+		}
+		host, _, _ := strings.Cut(a.Raft, ":")
+		o.say("creating %s on %s", state, host)
+		n, err := InitFederated(o.Bin, filepath.Join(o.Dir, strings.ToLower(state)), state, a.API, a.Raft, a.Gossip)
+		if err != nil {
+			return nil, nil, err
+		}
+		n.LogFile, n.RateLimits = o.LogFiles, o.RateLimits
+		t.Nodes = append(t.Nodes, n)
+		cards = append(cards, n.Card)
+		addrs = append(addrs, a)
+	}
+	keyFile := filepath.Join(o.Dir, "gossip.key")
+	if err := node.GenerateGossipKey(keyFile); err != nil {
+		return nil, nil, err
+	}
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.key = key
+	pol := DemoPolicy()
+	if o.Policy != nil {
+		pol = *o.Policy
+	}
+	g, err := node.BuildGenesis("testnet", cards, States[:o.Voters], nil, pol)
+	if err != nil {
+		return nil, nil, err
+	}
+	gb, _ := json.MarshalIndent(g, "", "  ")
+	if err := os.WriteFile(t.Genesis, gb, 0o644); err != nil {
+		return nil, nil, err
+	}
+	for _, n := range t.Nodes {
+		if err := os.WriteFile(filepath.Join(n.DataDir, "gossip.key"), key, 0o600); err != nil {
+			return nil, nil, err
+		}
+	}
+	return t, addrs, nil
+}
+
+// issueTokens issues a token for every role on every node, through each node's admin
+// socket.
+func (t *Net) issueTokens() error {
+	for _, n := range t.Nodes {
+		toks, err := issueRoleTokens(n)
+		if err != nil {
+			return err
+		}
+		t.Tokens = append(t.Tokens, toks)
+	}
+	return nil
+}
+
+func issueRoleTokens(n *Node) (map[string]string, error) {
+	toks := map[string]string{}
+	for _, role := range Roles {
+		tok, _, err := n.IssueToken(role, "testnet-"+role, "24h")
+		if err != nil {
+			return nil, err
+		}
+		toks[role] = tok
+	}
+	return toks, nil
 }
 
 // AddNode starts a node for the next state in States that the genesis does not name: it
@@ -266,13 +316,9 @@ func (t *Net) AddNode(ctx context.Context) (int, string, error) {
 	if err := n.Start(ctx, n.Flags...); err != nil {
 		return 0, "", err
 	}
-	toks := map[string]string{}
-	for _, role := range Roles {
-		tok, _, err := n.IssueToken(role, "testnet-"+role, "24h")
-		if err != nil {
-			return 0, "", err
-		}
-		toks[role] = tok
+	toks, err := issueRoleTokens(n)
+	if err != nil {
+		return 0, "", err
 	}
 	t.Nodes = append(t.Nodes, n)
 	t.Tokens = append(t.Tokens, toks)

@@ -86,6 +86,10 @@ type Node struct {
 	// would. A test of the limits can also set them in the flags, which come after.
 	RateLimits bool
 
+	// running, when set, answers Running for a node this package did not start as a
+	// process of its own: a container (see DockerUp).
+	running func() bool
+
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -256,8 +260,11 @@ func (n *Node) PID() int {
 	return n.cmd.Process.Pid
 }
 
-// Running reports whether the node's process is up.
+// Running reports whether the node's process (or its container) is up.
 func (n *Node) Running() bool {
+	if n.running != nil {
+		return n.running()
+	}
 	n.mu.Lock()
 	cmd, done := n.cmd, n.done
 	n.mu.Unlock()
