@@ -867,3 +867,85 @@ func (n *Node) Proposals() ([]*state.Proposal, error) {
 	}
 	return f.State().Proposals()
 }
+
+// ProposePolicy proposes an amendment of the federation policy. The proposed policy is
+// read strictly (an unknown setting is refused, not ignored) and checked here against
+// the policy in force, so that a caller learns at once which field to correct; every
+// replica checks it again when it applies the proposal, and when the voters decide it.
+func (n *Node) ProposePolicy(ctx context.Context, p access.Principal, req api.PolicyProposalRequest) (*api.FedResult, error) {
+	f, err := n.federation()
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(req.Policy)) == 0 || string(bytes.TrimSpace(req.Policy)) == "null" {
+		return nil, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "policy", Msg: "required: the complete proposed federation policy",
+			Hint: "start from the policy in force: GET /v1/federation/policy"}
+	}
+	var pol policy.Policy
+	dec := json.NewDecoder(bytes.NewReader(req.Policy))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&pol); err != nil {
+		return nil, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: "policy", Msg: err.Error(),
+			Hint: "send the policy in the form GET /v1/federation/policy returns it"}
+	}
+	req.Summary = strings.TrimSpace(req.Summary)
+	pl := &command.Membership{ID: req.ID, Action: state.ActionPolicy, Policy: &pol, Summary: req.Summary}
+	if pl.ID == "" {
+		pl.ID = newID(n.id.State + "-P")
+	}
+	if err := pl.Validate(); err == nil {
+		err = command.CheckAmendment(f.State().Policy(), pol)
+		if fe := (*command.FieldError)(nil); errors.As(err, &fe) {
+			return nil, &api.Error{Status: http.StatusBadRequest, Code: "invalid_field", Field: fe.Field, Msg: fe.Msg, Err: err}
+		}
+	}
+	return n.propose(ctx, p, "membership/"+pl.ID, pl)
+}
+
+// PolicyInForce is the federation policy in force, its change history and the open
+// amendments, as of this node's applied index (or the leader's, when linearizable).
+func (n *Node) PolicyInForce(ctx context.Context, linearizable bool) (*api.PolicyView, error) {
+	f, err := n.federation()
+	if err != nil {
+		return nil, err
+	}
+	idx, err := n.readIndex(ctx, f, linearizable)
+	if err != nil {
+		return nil, err
+	}
+	st := f.State()
+	// Read the history first: a change applied in between then shows in the policy and
+	// is at worst missing from the history, never the other way round.
+	hist, err := st.PolicyHistory()
+	if err != nil {
+		return nil, err
+	}
+	ps, err := st.Proposals()
+	if err != nil {
+		return nil, err
+	}
+	v := &api.PolicyView{Policy: st.Policy(), History: []api.PolicyChange{}, Proposals: []api.PolicyProposal{}, Index: idx}
+	for _, h := range hist {
+		v.History = append(v.History, api.PolicyChange{Index: h.Index, Time: *unix(h.Time), Proposal: h.Proposal, Proposer: h.Proposer,
+			Summary: h.Summary, Votes: voteViews(h.Votes), Previous: h.Previous, Policy: h.Policy})
+		v.Since = h.Index
+	}
+	for _, pr := range ps {
+		if pr.Action != state.ActionPolicy || pr.Status != state.ProposalOpen || pr.Policy == nil {
+			continue
+		}
+		v.Proposals = append(v.Proposals, api.PolicyProposal{ID: pr.ID, Proposer: pr.Origin, Summary: pr.Summary,
+			Opened: *unix(pr.Opened), WindowEnds: *unix(pr.WindowEnds), Votes: voteViews(pr.Votes), Policy: *pr.Policy})
+	}
+	slices.SortFunc(v.Proposals, func(a, b api.PolicyProposal) int { return a.WindowEnds.Compare(b.WindowEnds) })
+	return v, nil
+}
+
+func voteViews(votes map[string]state.Vote) []api.VoteView {
+	out := make([]api.VoteView, 0, len(votes))
+	for st, vote := range votes {
+		out = append(out, api.VoteView{State: st, Position: vote.Position, Blocking: vote.Blocking, At: *unix(vote.At), Index: vote.Index})
+	}
+	slices.SortFunc(out, byState)
+	return out
+}

@@ -32,7 +32,7 @@ func splitCodes(s string) []string {
 // runFederation founds a federation and looks at it.
 func runFederation(e *env, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: federation needs a verb: genesis, gossip-key, status, members, rotate-chair, admit, remove, proposals or vote", errUsage)
+		return fmt.Errorf("%w: federation needs a verb: genesis, gossip-key, status, members, rotate-chair, admit, remove, proposals, vote, propose-policy or policy", errUsage)
 	}
 	verb, args := args[0], args[1:]
 	switch verb {
@@ -95,7 +95,7 @@ func runFederation(e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "wrote %s (0600)\n", *out)
 		return nil
 	case "admit", "remove", "proposals", "vote":
-		fs := newFlags(e, "federation "+verb, "federation admit --card CARD [--role member] | remove --state X | proposals | vote --position endorse|object [--blocking] ID")
+		fs := newFlags(e, "federation "+verb, "federation admit --card CARD [--role member] | remove --state X | proposals | vote --position endorse|object [--blocking] ID (a membership proposal or a policy amendment)")
 		a := addAPIFlags(e, fs)
 		cardFile := fs.String("card", "", "admit: the new state's member card")
 		role := fs.String("role", "member", "admit: voter, member or observer")
@@ -131,6 +131,35 @@ func runFederation(e *env, args []string) error {
 			}
 			return callAPI(e, a, "POST", "/v1/federation/proposals/"+fs.Arg(0)+"/votes", api.VoteRequest{Position: *position, Blocking: *blocking})
 		}
+	case "propose-policy":
+		fs := newFlags(e, "federation propose-policy", "federation propose-policy --policy FILE.yaml --summary TEXT [--id ID]")
+		a := addAPIFlags(e, fs)
+		polFile := fs.String("policy", "", "the complete proposed federation policy (YAML, as for federation genesis; absent settings take the built-in defaults, not the policy in force)")
+		summary := fs.String("summary", "", "plain-language public summary of what changes and why (20 to 2000 characters)")
+		id := fs.String("id", "", "the proposal's id (default: one is made)")
+		if err := parseNoArgs(fs, args); err != nil {
+			return err
+		}
+		if *polFile == "" || *summary == "" {
+			return fmt.Errorf("%w: federation propose-policy --policy FILE.yaml --summary TEXT", errUsage)
+		}
+		b, err := os.ReadFile(*polFile)
+		if err != nil {
+			return err
+		}
+		pol, err := policy.ParsePolicy(b)
+		if err != nil {
+			return fmt.Errorf("--policy %s: %w", *polFile, err)
+		}
+		pj, _ := json.Marshal(pol)
+		return callAPI(e, a, "POST", "/v1/federation/policy-proposals", api.PolicyProposalRequest{ID: *id, Policy: pj, Summary: *summary})
+	case "policy":
+		fs := newFlags(e, "federation policy", "federation policy [--data DIR | --node URL --jwks FILE] [--token T]")
+		a := addAPIFlags(e, fs)
+		if err := parseNoArgs(fs, args); err != nil {
+			return err
+		}
+		return callAPI(e, a, "GET", "/v1/federation/policy", nil)
 	case "status", "members", "rotate-chair":
 		fs := newFlags(e, "federation "+verb, "federation "+verb+" [--data DIR | --node URL --jwks FILE] [--token T]")
 		a := addAPIFlags(e, fs)

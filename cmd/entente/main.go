@@ -39,7 +39,7 @@ func commands() map[string]command {
 		"record":     {"add, correct, get or list national records (add|correct|get|list)", runRecord},
 		"keys":       {"rotate the response-signing key (rotate)", runKeys},
 		"verify":     {"verify a saved response's detached JWS offline against a JWKS", runVerify},
-		"federation": {"found and run a federation (genesis|gossip-key|status|members|rotate-chair|admit|remove|proposals|vote)", runFederation},
+		"federation": {"found and run a federation (genesis|gossip-key|status|members|rotate-chair|admit|remove|proposals|vote|propose-policy|policy)", runFederation},
 		"watchlist":  {"nominate, vote, appeal, renew, list the consensus watchlist", runWatchlist},
 		"indicator":  {"publish, corroborate, withdraw, list risk indicators", runIndicator},
 		"testnet":    {"run a local federation of real node processes (up|token|down)", runTestnet},

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"unicode"
+	"unicode/utf8"
 
 	"filippo.io/age"
 
@@ -555,14 +557,26 @@ func (m *MemberCard) check() error {
 	return nil
 }
 
-// Membership proposes to admit a state (with its card) or to remove one. The voters
-// decide within the consultation window, by the same rules as a listing; gossip never
-// changes the roster.
+// Membership proposes to admit a state (with its card), to remove one, or to amend the
+// federation policy. The voters decide within the consultation window, by the same rules
+// as a listing; gossip never changes the roster, and nothing but an accepted proposal
+// changes the policy.
+//
+// A policy amendment is a membership proposal rather than a command type of its own
+// because it is decided exactly as admissions and removals are: the same window, the same
+// votes (MemberVote), the same closing transition. One proposal kind keeps one voting
+// path, which every replica must apply identically.
 type Membership struct {
 	ID     string      `json:"id"`
-	Action string      `json:"action"` // admit or remove
+	Action string      `json:"action"` // admit, remove or policy
 	Member *MemberCard `json:"member,omitempty"`
 	State  string      `json:"state,omitempty"` // for remove
+	// Policy is the complete federation policy an amendment proposes, not a difference:
+	// every replica then installs exactly the document the voters saw.
+	Policy *policy.Policy `json:"policy,omitempty"`
+	// Summary is the amendment's plain-language public summary, shown with the change
+	// for as long as the federation keeps its policy history.
+	Summary string `json:"summary,omitempty"`
 }
 
 // Type implements Payload.
@@ -572,6 +586,9 @@ func (*Membership) Type() Type { return TypeMembership }
 func (p *Membership) Validate() error {
 	if err := checkID("id", p.ID); err != nil {
 		return err
+	}
+	if p.Action != "policy" && (p.Policy != nil || p.Summary != "") {
+		return invalid("policy", "only a policy amendment carries a policy and a summary")
 	}
 	switch p.Action {
 	case "admit":
@@ -587,8 +604,19 @@ func (p *Membership) Validate() error {
 			return invalid("state", "%v", err)
 		}
 		return nil
+	case "policy":
+		if p.Member != nil || p.State != "" {
+			return invalid("member", "a policy amendment carries the policy and its summary only")
+		}
+		if err := CheckSummary(p.Summary); err != nil {
+			return err
+		}
+		if p.Policy == nil {
+			return invalid("policy", "required: the complete proposed federation policy")
+		}
+		return checkPolicy(*p.Policy)
 	}
-	return invalid("action", "%q: want admit or remove", p.Action)
+	return invalid("action", "%q: want admit, remove or policy", p.Action)
 }
 
 // MemberVote is a voter's position on a membership proposal.
@@ -617,6 +645,98 @@ func (p *MemberVote) Validate() error {
 
 // ID is the proposal voted on.
 func (p *MemberVote) ID() string { return p.Proposal }
+
+// Bounds of a policy amendment's public summary, in characters: long enough to say what
+// changes and why, short enough to read in full on every member's dashboard.
+const (
+	MinSummary = 20
+	MaxSummary = 2000
+)
+
+// markup finds what would read as an HTML or XML tag: the summary is published as plain
+// text, and a tag in it would be either shown raw or, somewhere, interpreted.
+var markup = regexp.MustCompile(`<[A-Za-z/!?]`)
+
+// CheckSummary checks a policy amendment's public summary: plain text of MinSummary to
+// MaxSummary characters, without control characters (other than line breaks and tabs)
+// and without markup.
+func CheckSummary(s string) error {
+	if !utf8.ValidString(s) {
+		return invalid("summary", "is not valid UTF-8 text")
+	}
+	n := utf8.RuneCountInString(strings.TrimSpace(s))
+	switch {
+	case n == 0:
+		return invalid("summary", "required: say in plain language what the amendment changes and why (%d to %d characters)", MinSummary, MaxSummary)
+	case n < MinSummary || n > MaxSummary:
+		return invalid("summary", "%d characters: want %d to %d", n, MinSummary, MaxSummary)
+	case s != strings.TrimSpace(s):
+		return invalid("summary", "starts or ends with white space")
+	case markup.MatchString(s):
+		return invalid("summary", "is published as plain text: leave out markup such as HTML tags")
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
+			return invalid("summary", "contains the control character %U", r)
+		}
+	}
+	return nil
+}
+
+// checkPolicy applies the policy package's own validation, naming the setting at fault
+// under "policy." so that a caller knows which field of its proposal to correct.
+func checkPolicy(p policy.Policy) error {
+	err := p.Validate()
+	if err == nil {
+		return nil
+	}
+	// The policy package reports "policy: <setting>: <problem>".
+	msg := strings.TrimPrefix(err.Error(), "policy: ")
+	field, rest, ok := strings.Cut(msg, ": ")
+	if !ok || strings.ContainsAny(field, " \"") {
+		return invalid("policy", "%s", msg)
+	}
+	return invalid("policy."+field, "%s", rest)
+}
+
+// CheckAmendment checks a proposed policy against the policy in force. The key epoch
+// never changes: data keys are wrapped to epoch numbers, and renumbering the epochs would
+// strand or prematurely destroy them. A proposal identical to the policy in force would
+// change nothing and is refused, so every accepted amendment is a real change.
+func CheckAmendment(inForce, proposed policy.Policy) error {
+	if proposed.KeyEpoch != inForce.KeyEpoch {
+		return invalid("policy.key_epoch", "%s: the key epoch stays %s (keys are wrapped to epoch numbers, which must never change)", proposed.KeyEpoch, inForce.KeyEpoch)
+	}
+	if SamePolicy(inForce, proposed) {
+		return invalid("policy", "is identical to the policy in force; propose a change")
+	}
+	return nil
+}
+
+// SamePolicy reports whether two policies say the same thing. An absent map and an empty
+// one say the same, so they compare equal.
+func SamePolicy(a, b policy.Policy) bool {
+	ja, _ := json.Marshal(normalPolicy(a))
+	jb, _ := json.Marshal(normalPolicy(b))
+	return bytes.Equal(ja, jb)
+}
+
+func normalPolicy(p policy.Policy) policy.Policy {
+	if p.Groups == nil {
+		p.Groups = map[string][]string{}
+	}
+	if p.Retention == nil {
+		p.Retention = map[string]policy.Duration{}
+	}
+	fd := map[string]map[string]string{}
+	for k, v := range p.FieldDefaults {
+		if len(v) > 0 {
+			fd[k] = v
+		}
+	}
+	p.FieldDefaults = fd
+	return p
+}
 
 // SealedValues lists the sealed values p carries, by field name, with the subject whose
 // data keys must seal them and the keys p carries. A ciphertext is bound to its entry and

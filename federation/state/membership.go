@@ -10,7 +10,8 @@ import (
 	"github.com/entente/entente/policy"
 )
 
-// bProposals holds membership proposals: admitting or removing a state.
+// bProposals holds membership proposals: admitting or removing a state, or amending the
+// federation policy.
 var bProposals = []byte("proposals")
 
 // Proposal statuses.
@@ -19,6 +20,9 @@ const (
 	ProposalApproved = "approved"
 	ProposalRejected = "rejected"
 )
+
+// ActionPolicy is the action of a membership proposal that amends the federation policy.
+const ActionPolicy = "policy"
 
 // Proposal is a membership proposal and how the voters decided it.
 type Proposal struct {
@@ -36,12 +40,19 @@ type Proposal struct {
 	Commands   []uint64            `json:"commands"`
 	DeadlineAt int64               `json:"deadline_at,omitempty"`
 	DeadlineTo string              `json:"deadline_to,omitempty"`
+	// Policy and Summary are a policy amendment's proposed policy and its public summary.
+	Policy  *policy.Policy `json:"policy,omitempty"`
+	Summary string         `json:"summary,omitempty"`
+	// Base is the log index of the policy change in force when the amendment was opened
+	// (0: the genesis policy). An amendment decided after another one took effect would
+	// silently undo it, so it is rejected instead and proposed again.
+	Base uint64 `json:"base,omitempty"`
 }
 
 // subject names the proposal in alerts and the deadline index.
 func (p *Proposal) subject() string { return "membership/" + p.ID }
 
-// Target is the state the proposal would admit or remove.
+// Target is the state the proposal would admit or remove; "" for a policy amendment.
 func (p *Proposal) Target() string {
 	if p.Member != nil {
 		return p.Member.Code
@@ -98,10 +109,18 @@ func (a *applier) membership(p *command.Membership) error {
 	}
 	pr := &Proposal{ID: p.ID, Action: p.Action, Member: p.Member, State: p.State, Origin: a.c.Origin, Status: ProposalOpen,
 		Opened: a.now, WindowEnds: a.now + time.Duration(a.s.pol.Voting.Consultation).Nanoseconds()}
+	alert := "membership-proposed"
+	if p.Action == ActionPolicy {
+		if err := command.CheckAmendment(a.s.pol, *p.Policy); err != nil {
+			return reject("%v", err)
+		}
+		pr.Policy, pr.Summary, pr.Base = p.Policy, p.Summary, a.policyBase()
+		alert = "policy-proposed"
+	}
 	if err := a.putProposal(pr); err != nil {
 		return err
 	}
-	return a.alert("membership-proposed", pr.subject())
+	return a.alert(alert, pr.subject())
 }
 
 func (a *applier) memberVote(p *command.MemberVote) error {
@@ -165,16 +184,27 @@ func (a *applier) membershipTransition(id, to string) error {
 	pr.Decided = a.now
 	pr.Status = ProposalRejected
 	alert := "membership-rejected"
+	if pr.Action == ActionPolicy {
+		alert = "policy-rejected"
+	}
 	if a.s.pol.Voting.Listed(endorse, blocking, a.voters()) {
-		reason, err := a.changeRoster(pr)
+		change := a.changeRoster
+		if pr.Action == ActionPolicy {
+			change = a.checkPolicyChange
+		}
+		reason, err := change(pr)
 		if err != nil {
 			return err
 		}
 		if reason == "" {
 			pr.Status = ProposalApproved
-			alert = "member-admitted"
-			if pr.Action == "remove" {
+			switch pr.Action {
+			case "admit":
+				alert = "member-admitted"
+			case "remove":
 				alert = "member-removed"
+			case ActionPolicy:
+				alert = "policy-changed"
 			}
 		} else {
 			pr.Reason = reason
@@ -184,6 +214,13 @@ func (a *applier) membershipTransition(id, to string) error {
 	}
 	if err := a.putProposal(pr); err != nil {
 		return err
+	}
+	if pr.Action == ActionPolicy && pr.Status == ProposalApproved {
+		// Written after the proposal itself, so that re-indexing the open proposals sees
+		// this one closed.
+		if err := a.changePolicy(pr); err != nil {
+			return err
+		}
 	}
 	return a.alert(alert, pr.subject())
 }

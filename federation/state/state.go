@@ -49,7 +49,7 @@ var (
 	// bSubjectKeys indexes subject keys by subject: key = subject || 0 || key id, so a
 	// purge finds and destroys exactly the keys of the subject it removes.
 	bSubjectKeys = []byte("subject-keys")
-	allBuckets   = [][]byte{bMeta, bEntries, bIndicators, bCommands, bKeys, bEpochs, bAlerts, bResults, bDeadlines, bProposals, bSubjectKeys}
+	allBuckets   = [][]byte{bMeta, bEntries, bIndicators, bCommands, bKeys, bEpochs, bAlerts, bResults, bDeadlines, bProposals, bSubjectKeys, bPolicyHistory}
 )
 
 // Meta keys.
@@ -245,10 +245,8 @@ func Open(path string, g *Genesis) (*State, error) {
 	}
 	s := &State{path: path, db: db}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
+		if err := createBuckets(tx); err != nil {
+			return err
 		}
 		meta := tx.Bucket(bMeta)
 		if have := meta.Get(kGenesis); have != nil {
@@ -477,7 +475,22 @@ func (s *State) Restore(r io.Reader) error {
 	if s.db, err = openDB(s.path); err != nil {
 		return err
 	}
+	if err := s.db.Update(createBuckets); err != nil {
+		return fmt.Errorf("state: restore: %w", err)
+	}
 	return s.loadCaches() // under the write lock: readers see the old state or the new
+}
+
+// createBuckets makes any bucket a state file lacks: one written by a build that had no
+// use for it yet (the policy history, for example) gains it empty, so that every replica
+// reads and hashes the same buckets.
+func createBuckets(tx *bbolt.Tx) error {
+	for _, b := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Snap is a point-in-time view of the state for a raft snapshot: taken quickly on the

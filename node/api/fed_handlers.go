@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/entente/entente/crypto/identity"
 	"github.com/entente/entente/federation"
@@ -35,6 +37,12 @@ type FederationService interface {
 	ProposeRemoval(ctx context.Context, p access.Principal, req RemovalRequest) (*FedResult, error)
 	VoteMembership(ctx context.Context, p access.Principal, id string, req VoteRequest) (*FedResult, error)
 	Proposals() ([]*state.Proposal, error)
+	// ProposePolicy proposes an amendment of the federation policy; the voters decide it
+	// as they decide a membership proposal.
+	ProposePolicy(ctx context.Context, p access.Principal, req PolicyProposalRequest) (*FedResult, error)
+	// PolicyInForce is the federation policy in force, how it came to be, and the
+	// amendments still open.
+	PolicyInForce(ctx context.Context, linearizable bool) (*PolicyView, error)
 	AcceptForwarded(ctx context.Context, raw []byte) (*state.Result, error)
 	LeaderReadIndex(ctx context.Context) (uint64, error)
 }
@@ -282,4 +290,72 @@ func (s *Server) proposals(w http.ResponseWriter, _ *http.Request, _ access.Prin
 		ps = []*state.Proposal{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"proposals": ps})
+}
+
+// PolicyProposalRequest proposes an amendment of the federation policy: the complete
+// policy to put in force (the same JSON GET /v1/federation/policy returns) and a
+// plain-language public summary of what changes and why.
+type PolicyProposalRequest struct {
+	ID      string          `json:"id,omitempty"`
+	Policy  json.RawMessage `json:"policy"`
+	Summary string          `json:"summary"`
+}
+
+// PolicyChange is one accepted amendment: from which log index and time the new policy is
+// in force, who proposed it, its summary, how the voters voted, and the policy before and
+// after.
+type PolicyChange struct {
+	Index    uint64        `json:"index"`
+	Time     time.Time     `json:"time"`
+	Proposal string        `json:"proposal"`
+	Proposer string        `json:"proposer"`
+	Summary  string        `json:"summary"`
+	Votes    []VoteView    `json:"votes,omitempty"`
+	Previous policy.Policy `json:"previous"`
+	Policy   policy.Policy `json:"policy"`
+}
+
+// PolicyProposal is an amendment still in consultation.
+type PolicyProposal struct {
+	ID         string        `json:"id"`
+	Proposer   string        `json:"proposer"`
+	Summary    string        `json:"summary"`
+	Opened     time.Time     `json:"opened"`
+	WindowEnds time.Time     `json:"window_ends"`
+	Votes      []VoteView    `json:"votes,omitempty"`
+	Policy     policy.Policy `json:"policy"`
+}
+
+// PolicyView is the federation policy in force at Index, with every change that made it
+// (oldest first; Since is the index of the latest, 0 while the genesis policy stands) and
+// the amendments still open.
+type PolicyView struct {
+	Policy    policy.Policy    `json:"policy"`
+	Since     uint64           `json:"since"`
+	History   []PolicyChange   `json:"history"`
+	Proposals []PolicyProposal `json:"proposals"`
+	Index     uint64           `json:"index"`
+}
+
+func (s *Server) proposePolicy(w http.ResponseWriter, r *http.Request, p access.Principal) {
+	var req PolicyProposalRequest
+	if err := decodeBody(r, &req); err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	res, err := s.svc.ProposePolicy(r.Context(), p, req)
+	s.writeFed(w, res, err, true)
+}
+
+func (s *Server) federationPolicy(w http.ResponseWriter, r *http.Request, _ access.Principal) {
+	lin, ok := consistency(w, r)
+	if !ok {
+		return
+	}
+	v, err := s.svc.PolicyInForce(r.Context(), lin)
+	if err != nil {
+		s.writeServiceError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }

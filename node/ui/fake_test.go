@@ -28,6 +28,9 @@ type fakeNode struct {
 	votes      []api.VoteRequest
 	feed       chan struct{}
 	pol        policy.Policy
+	// polView is what PolicyInForce answers; memberVotes records VoteMembership calls.
+	polView     *api.PolicyView
+	memberVotes []string
 }
 
 func newFake(now time.Time) *fakeNode {

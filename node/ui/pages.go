@@ -612,6 +612,30 @@ type policyView struct {
 	}
 	Defaults []struct{ Kind, Field, Marking string }
 	Voters   int
+	// History lists the accepted amendments, newest first; Proposals the open ones.
+	History   []policyChangeRow
+	Proposals []policyProposalRow
+	// CanVote is whether the caller may vote on amendments for this state: its role may
+	// vote on membership and the state is a voter.
+	CanVote bool
+}
+
+// policyChangeRow is one accepted amendment on the policy page.
+type policyChangeRow struct {
+	api.PolicyChange
+	Changes []string
+	Tally   string
+}
+
+// policyProposalRow is an open amendment on the policy page.
+type policyProposalRow struct {
+	api.PolicyProposal
+	Changes  []string
+	Tally    string
+	TimeLeft string
+	Open     bool
+	// Voted says why this state has no form: it proposed the amendment, or voted.
+	Voted string
 }
 
 func (h *Handler) policyPage(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -646,5 +670,183 @@ func (h *Handler) policyPage(w http.ResponseWriter, r *http.Request, v *viewer) 
 			view.Defaults = append(view.Defaults, struct{ Kind, Field, Marking string }{kind, field, pol.FieldDefaults[kind][field]})
 		}
 	}
-	h.show(w, r, v, http.StatusOK, "policy", "Federation policy", view, "", "")
+	pv, err := h.svc.PolicyInForce(r.Context(), false)
+	if err != nil {
+		h.serviceError(w, r, v, err)
+		return
+	}
+	for i := len(pv.History) - 1; i >= 0; i-- {
+		c := pv.History[i]
+		view.History = append(view.History, policyChangeRow{PolicyChange: c, Changes: policyChanges(c.Previous, c.Policy), Tally: voteTally(c.Proposer, c.Votes, voters)})
+	}
+	view.CanVote = v.p.Allowed(policy.ActMembership) && voters[h.opts.State]
+	now := h.opts.Now()
+	for _, pr := range pv.Proposals {
+		row := policyProposalRow{PolicyProposal: pr, Changes: policyChanges(pol, pr.Policy), Tally: voteTally(pr.Proposer, pr.Votes, voters),
+			Open: pr.WindowEnds.After(now)}
+		if row.Open {
+			row.TimeLeft = humanDuration(pr.WindowEnds.Sub(now)) + " left"
+		} else {
+			row.TimeLeft = "closed; the chair is recording the outcome"
+		}
+		if pr.Proposer == h.opts.State {
+			row.Voted = h.opts.State + " proposed this amendment; its proposal counts as its endorsement"
+		}
+		for _, vote := range pr.Votes {
+			if vote.State == h.opts.State {
+				row.Voted = h.opts.State + " voted: " + vote.Position
+			}
+		}
+		view.Proposals = append(view.Proposals, row)
+	}
+	notice := ""
+	if n, err := strconv.ParseUint(r.URL.Query().Get("recorded"), 10, 64); err == nil && n > 0 {
+		notice = fmt.Sprintf("Your vote was signed by %s and committed by the federation at log index %d.", h.opts.State, n)
+	}
+	h.show(w, r, v, http.StatusOK, "policy", "Federation policy", view, notice, "")
+}
+
+// voteTally says how the voters voted on an amendment, the proposer's proposal counting
+// as its endorsement, as the federation counts it.
+func voteTally(proposer string, votes []api.VoteView, voters map[string]bool) string {
+	var endorse, object []string
+	if voters[proposer] {
+		endorse = append(endorse, proposer+" (proposer)")
+	}
+	for _, vote := range votes {
+		switch {
+		case vote.Position == "endorse":
+			endorse = append(endorse, vote.State)
+		case vote.Blocking:
+			object = append(object, vote.State+" (blocking)")
+		default:
+			object = append(object, vote.State)
+		}
+	}
+	s := "endorsed by " + orNone(endorse)
+	return s + "; objections: " + orNone(object)
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// policyChanges says in plain language what differs between two policies.
+func policyChanges(from, to policy.Policy) []string {
+	var out []string
+	dur := func(d policy.Duration) string { return humanDuration(time.Duration(d)) }
+	// moved says a period changed, exactly where rounding would make both look alike.
+	moved := func(o, n policy.Duration) string {
+		if dur(o) == dur(n) {
+			return o.String() + " → " + n.String()
+		}
+		return dur(o) + " → " + dur(n)
+	}
+	fv, tv := from.Voting, to.Voting
+	for _, d := range []struct {
+		name     string
+		old, new policy.Duration
+	}{{"Consultation", fv.Consultation, tv.Consultation}, {"Review after", fv.Review, tv.Review}, {"Grace for renewal", fv.Grace, tv.Grace},
+		{"Appeal", fv.Appeal, tv.Appeal}, {"Chair rotation", fv.ChairRotation, tv.ChairRotation}} {
+		if d.old != d.new {
+			out = append(out, d.name+": "+moved(d.old, d.new))
+		}
+	}
+	quorum := func(q int) string {
+		if q == 0 {
+			return "a majority of the voters"
+		}
+		return fmt.Sprintf("%d voters", q)
+	}
+	if fv.Quorum != tv.Quorum {
+		out = append(out, fmt.Sprintf("Quorum: %s → %s", quorum(fv.Quorum), quorum(tv.Quorum)))
+	}
+	if from.KeyEpoch != to.KeyEpoch {
+		out = append(out, "Key period: "+moved(from.KeyEpoch, to.KeyEpoch))
+	}
+	if fv.BlockingObjections != tv.BlockingObjections {
+		out = append(out, fmt.Sprintf("Blocking objections: %s → %s", allowed(fv.BlockingObjections), allowed(tv.BlockingObjections)))
+	}
+	for _, k := range slices.Sorted(maps.Keys(mergeKeys(from.Retention, to.Retention))) {
+		o, ok1 := from.Retention[k]
+		n, ok2 := to.Retention[k]
+		switch {
+		case !ok1:
+			out = append(out, fmt.Sprintf("Retention of %s: set to %s", k, dur(n)))
+		case !ok2:
+			out = append(out, fmt.Sprintf("Retention of %s: no longer set (was %s)", k, dur(o)))
+		case o != n:
+			out = append(out, fmt.Sprintf("Retention of %s: %s", k, moved(o, n)))
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(mergeKeys(from.Groups, to.Groups))) {
+		if !slices.Equal(from.Groups[k], to.Groups[k]) {
+			out = append(out, fmt.Sprintf("Group %s: %s → %s", k, orNone(from.Groups[k]), orNone(to.Groups[k])))
+		}
+	}
+	for _, kind := range slices.Sorted(maps.Keys(mergeKeys(from.FieldDefaults, to.FieldDefaults))) {
+		for _, field := range slices.Sorted(maps.Keys(mergeKeys(from.FieldDefaults[kind], to.FieldDefaults[kind]))) {
+			o, n := from.FieldDefaults[kind][field], to.FieldDefaults[kind][field]
+			if o != n {
+				out = append(out, fmt.Sprintf("Default marking of %s %s: %s → %s", kind, field, orNational(o), orNational(n)))
+			}
+		}
+	}
+	return out
+}
+
+func allowed(b bool) string {
+	if b {
+		return "allowed"
+	}
+	return "not allowed"
+}
+
+func orNational(m string) string {
+	if m == "" {
+		return "NATIONAL (no default)"
+	}
+	return m
+}
+
+func mergeKeys[V any](a, b map[string]V) map[string]bool {
+	out := map[string]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
+}
+
+// policyVote casts this state's vote on an open policy amendment.
+func (h *Handler) policyVote(w http.ResponseWriter, r *http.Request, v *viewer) {
+	id := r.PathValue("id")
+	req := api.VoteRequest{Position: r.PostForm.Get("position"), Blocking: r.PostForm.Get("blocking") == "on"}
+	if req.Position != "endorse" && req.Position != "object" {
+		h.renderError(w, r, v, http.StatusBadRequest, "Choose a position: endorse or object. Nothing was changed.")
+		return
+	}
+	if req.Position != "object" {
+		req.Blocking = false
+	}
+	res, err := h.svc.VoteMembership(r.Context(), v.p, id, req)
+	if err != nil {
+		var ae *api.Error
+		if errors.As(err, &ae) && ae.Status < 500 {
+			h.renderError(w, r, v, ae.Status, "The vote was not accepted: "+ae.Msg+".")
+			return
+		}
+		h.serviceError(w, r, v, err)
+		return
+	}
+	if res.Rejected != "" {
+		h.renderError(w, r, v, http.StatusConflict, fmt.Sprintf("The federation rejected the vote at log index %d: %s. Every member applied the same rule; nothing changed.", res.Index, res.Rejected))
+		return
+	}
+	http.Redirect(w, r, "/ui/policy?recorded="+strconv.FormatUint(res.Index, 10), http.StatusSeeOther)
 }

@@ -26,6 +26,11 @@ type Service interface {
 	FederationMembers() ([]federation.Member, error)
 	FederationStatus() (*federation.Status, error)
 
+	// PolicyInForce is the federation policy in force, its change history and the open
+	// amendments; VoteMembership casts this state's vote on one of them.
+	PolicyInForce(ctx context.Context, linearizable bool) (*api.PolicyView, error)
+	VoteMembership(ctx context.Context, p access.Principal, id string, req api.VoteRequest) (*api.FedResult, error)
+
 	AlertPage(p access.Principal, after uint64, limit int, kinds []string) (*api.AlertPage, error)
 	FeedWait() <-chan struct{}
 

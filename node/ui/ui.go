@@ -122,6 +122,7 @@ func (h *Handler) routes() {
 	m.Handle("GET /ui/review", h.page(policy.ActWatchlistRead, h.review))
 	m.Handle("GET /ui/audit", h.page(policy.ActAuditRead, h.audit))
 	m.Handle("GET /ui/policy", h.page(policy.ActFederationRead, h.policyPage))
+	m.Handle("POST /ui/policy/proposals/{id}/vote", h.form(policy.ActMembership, h.policyVote))
 	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, nil, http.StatusNotFound, "There is no such page.")
 	})
