@@ -53,7 +53,7 @@ bench-scale: ## snapshot and restore of 1M watchlist entries, and catch-up after
 fuzz: ## run each fuzz target for FUZZTIME
 	@for spec in policy:FuzzParseMarking crypto/identity:FuzzParseCard crypto/jws:FuzzParseToken crypto/jws:FuzzVerifyDetached crypto/seal:FuzzParseSealed node/records:FuzzDecodeValidate node/records:FuzzDecodeStored federation/command:FuzzUnmarshalDecode federation/raftstore:FuzzDecodeLog federation/gossip:FuzzDecodeMeta \
 		node/lists:FuzzOFAC node/lists:FuzzUNXML node/lists:FuzzCSL node/lists:FuzzDPL node/lists:FuzzFTM node/screen:FuzzNormalize node/screen:FuzzSearch \
-		node/risk:FuzzParseControlCode node/risk:FuzzAssess node/export:FuzzTAXIIQuery node/api:FuzzDecodeBodies; do \
+		node/risk:FuzzParseControlCode node/risk:FuzzAssess node/export:FuzzTAXIIQuery node/api:FuzzDecodeBodies node/client:FuzzDecodeAlertPage node/client:FuzzParseUTC; do \
 		pkg=$${spec%%:*}; fn=$${spec##*:}; echo "== $$pkg $$fn"; \
 		out=$$($(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) ./$$pkg/ 2>&1); rc=$$?; echo "$$out"; \
 		if [ $$rc -ne 0 ] && echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input written'; then \

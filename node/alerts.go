@@ -26,6 +26,7 @@ var (
 	bucketFeed     = []byte("alert_feed")
 	bucketFeedMeta = []byte("alert_feed_meta")
 	keyFeedFedIdx  = []byte("federation_index") // the last federation log index copied
+	keyFeedLayout  = []byte("layout")           // the layout every stored entry is in
 )
 
 // Alert sources.
@@ -56,13 +57,61 @@ type FeedAlert struct {
 // MaxFeedPage bounds one page of the feed.
 const MaxFeedPage = 1000
 
+// ensureFeedBuckets creates the feed's buckets, and brings entries stored before the
+// current layout (see alerts_entry.go) up to it, once: the old ones are still read, but
+// each costs a decode and an encode on every page that holds it.
 func ensureFeedBuckets(tx *bbolt.Tx) error {
 	for _, b := range [][]byte{bucketFeed, bucketFeedMeta} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
 	}
-	return nil
+	meta := tx.Bucket(bucketFeedMeta)
+	if v := meta.Get(keyFeedLayout); len(v) == 1 && v[0] == feedEntryV1 {
+		return nil
+	}
+	if err := upgradeFeedEntries(tx.Bucket(bucketFeed)); err != nil {
+		return fmt.Errorf("alert feed: upgrading stored entries: %w", err)
+	}
+	return meta.Put(keyFeedLayout, []byte{feedEntryV1})
+}
+
+// upgradeFeedEntries rewrites every entry in the layout before feedEntryV1, a batch at a
+// time (a cursor must be placed again after the bucket changes under it).
+func upgradeFeedEntries(b *bbolt.Bucket) error {
+	type rewrite struct{ k, v []byte }
+	var from []byte
+	for {
+		var batch []rewrite
+		c := b.Cursor()
+		k, v := c.First()
+		if from != nil {
+			k, v = c.Seek(from)
+		}
+		for ; k != nil && len(batch) < 1000; k, v = c.Next() {
+			if len(v) == 0 || v[0] != '{' {
+				continue
+			}
+			var a FeedAlert
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("entry %x: %w", k, err)
+			}
+			entry, _, err := encodeFeedEntry(&a)
+			if err != nil {
+				return err
+			}
+			batch = append(batch, rewrite{k: append([]byte(nil), k...), v: entry})
+		}
+		for _, r := range batch {
+			if err := b.Put(r.k, r.v); err != nil {
+				return err
+			}
+		}
+		if k == nil {
+			return nil
+		}
+		from = append([]byte(nil), k...)
+	}
 }
 
 // feedSignal wakes readers waiting for new alerts: each append closes the current channel
@@ -102,15 +151,15 @@ func (n *Node) appendFeed(tx *bbolt.Tx, alerts []FeedAlert) error {
 			return err
 		}
 		alerts[i].Seq = seq
-		v, err := json.Marshal(alerts[i])
+		entry, view, err := encodeFeedEntry(&alerts[i])
 		if err != nil {
 			return err
 		}
-		if err := b.Put(binary.BigEndian.AppendUint64(nil, seq), v); err != nil {
+		if err := b.Put(binary.BigEndian.AppendUint64(nil, seq), entry); err != nil {
 			return err
 		}
 		if n.hooks != nil {
-			if _, err := n.hooks.EnqueueTx(tx, webhooks.Event{ID: "alert-" + strconv.FormatUint(seq, 10), Kind: alerts[i].Kind, Payload: v}); err != nil {
+			if _, err := n.hooks.EnqueueTx(tx, webhooks.Event{ID: "alert-" + strconv.FormatUint(seq, 10), Kind: alerts[i].Kind, Payload: view}); err != nil {
 				return fmt.Errorf("queueing alert %d for webhooks: %w", seq, err)
 			}
 		}
@@ -197,26 +246,51 @@ func (n *Node) runAlertCopier(ctx context.Context, f *federation.Federation) {
 // only the kinds listed (all when kinds is empty), and the cursor to resume from: the last
 // alert scanned, so filtered pages still advance.
 func (n *Node) FeedAlerts(after uint64, limit int, kinds []string) ([]FeedAlert, uint64, error) {
+	var out []FeedAlert
+	next, err := n.scanFeed(after, limit, kinds, func(seq uint64, e feedEntry) error {
+		a, err := e.feedAlert()
+		if err != nil {
+			return err
+		}
+		out = append(out, a)
+		return nil
+	})
+	return out, next, err
+}
+
+// scanFeed calls fn with up to limit entries after the cursor after, in feed order,
+// keeping only the kinds listed (all when kinds is empty), and returns the cursor to
+// resume from: the last entry scanned, so filtered pages still advance. The entry's
+// slices are valid only during the call. A filtered scan looks at no more than 50 pages'
+// worth of entries, so a rare kind cannot make one request read the whole feed.
+func (n *Node) scanFeed(after uint64, limit int, kinds []string, fn func(seq uint64, e feedEntry) error) (uint64, error) {
 	limit = min(max(limit, 1), MaxFeedPage)
 	next := after
-	var out []FeedAlert
 	err := n.db.View(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketFeed).Cursor()
-		scanned := 0
-		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(out) < limit && scanned < 50*MaxFeedPage; k, v = c.Next() {
+		scanned, kept := 0, 0
+		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && kept < limit && scanned < 50*MaxFeedPage; k, v = c.Next() {
 			scanned++
-			var a FeedAlert
-			if err := json.Unmarshal(v, &a); err != nil {
-				return fmt.Errorf("alert feed entry %x: %w", k, err)
+			if len(k) != 8 {
+				return fmt.Errorf("alert feed key %x: %w", k, errFeedEntry)
 			}
-			next = a.Seq
-			if len(kinds) == 0 || slices.Contains(kinds, a.Kind) {
-				out = append(out, a)
+			seq := binary.BigEndian.Uint64(k)
+			e, err := decodeFeedEntry(v)
+			if err != nil {
+				return fmt.Errorf("alert feed entry %d: %w", seq, err)
+			}
+			next = seq
+			if len(kinds) > 0 && !slices.Contains(kinds, string(e.kind)) {
+				continue
+			}
+			kept++
+			if err := fn(seq, e); err != nil {
+				return fmt.Errorf("alert feed entry %d: %w", seq, err)
 			}
 		}
 		return nil
 	})
-	return out, next, err
+	return next, err
 }
 
 // FeedWait returns a channel closed when alerts are next appended to the feed.

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -83,11 +84,35 @@ func TestAlertFeedAndStream(t *testing.T) {
 			if a.Entry == nil || !strings.Contains(string(a.Entry.Fields["party"].Value), "Qeshm Gyro Trading") {
 				t.Fatalf("the alert does not carry the entry opened for the caller: %+v", a.Entry)
 			}
+			// The entry is as it stands now, not as it was when the alert was raised.
+			if a.Entry.Status != "listed" {
+				t.Fatalf("the nominated alert carries the entry as %q, want its current status listed", a.Entry.Status)
+			}
 		}
 		if a.Kind == "record-match" && (a.Source != "local" || a.Subject != "record/APP-F" || a.Detail["list"] != "consensus" || a.Detail["entity_id"] != "FRA-N-F" ||
 			strings.Contains(fmt.Sprint(a.Detail), "Qeshm")) {
 			t.Fatalf("local alert: %+v (the party's name must stay out of the feed)", a)
 		}
+	}
+
+	// A page's body is exactly the encoding of the page it decodes to: the stored alerts
+	// and the spliced-in commands and entries make one canonical document.
+	raw, err := integrator.Do(ctx, "GET", "/v1/alerts?limit=1000", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var whole api.AlertPage
+	if err := json.Unmarshal(raw.Body, &whole); err != nil || len(whole.Alerts) != len(all) {
+		t.Fatalf("the whole feed in one page: %d alerts, %v; want %d", len(whole.Alerts), err, len(all))
+	}
+	var again bytes.Buffer
+	enc := json.NewEncoder(&again)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(whole); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(raw.Body, again.Bytes()) {
+		t.Fatalf("the page is not the encoding of what it decodes to:\n%s\n%s", raw.Body, again.Bytes())
 	}
 
 	// Filtering by kind still ends, and shows only that kind.

@@ -58,10 +58,11 @@ func (s *Signer) Public() ed25519.PublicKey { return s.pub }
 // signingInputPool recycles the buffer that holds "<protected>.<b64url(body)>" while it
 // is signed; responses are signed one per request, so this removes the largest
 // allocation from the hot path. Buffers grown past maxPooledInput are dropped rather
-// than kept alive by the pool.
+// than kept alive by the pool; the bound fits a full alert feed page (1,000 alerts,
+// about 300 KB, 400 KB once encoded).
 var signingInputPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-const maxPooledInput = 256 << 10
+const maxPooledInput = 1 << 20
 
 // Detached returns the compact detached JWS of body, "<b64url protected>..<b64url sig>",
 // with protected header {"alg":"EdDSA","kid":KID}. The signing input is the protected

@@ -2,11 +2,11 @@ package api
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/entente/entente/node/access"
@@ -14,10 +14,22 @@ import (
 
 // AlertService is what the alert feed and stream need from the node.
 type AlertService interface {
-	// AlertPage returns up to limit alerts after the cursor, as p may see them.
-	AlertPage(p access.Principal, after uint64, limit int, kinds []string) (*AlertPage, error)
+	// AlertFeed returns up to limit alerts after the cursor, as p may see them, each
+	// already encoded as its AlertView, and the cursor to continue from (AlertPage.Next).
+	AlertFeed(p access.Principal, after uint64, limit int, kinds []string) ([]RawAlert, uint64, error)
+	// AppendAlertPage appends the same alerts to dst as the JSON of an AlertPage: the
+	// bytes json.Encoder (without HTML escaping) writes for it, newline included.
+	AppendAlertPage(dst []byte, p access.Principal, after uint64, limit int, kinds []string) ([]byte, error)
 	// FeedWait returns a channel closed when alerts are next appended.
 	FeedWait() <-chan struct{}
+}
+
+// RawAlert is one alert as a caller sees it, already encoded: JSON is the exact bytes of
+// its AlertView. The node keeps each alert's caller-independent part encoded, so pages
+// and stream events are written by concatenation rather than encoded value by value.
+type RawAlert struct {
+	Seq  uint64
+	JSON []byte
 }
 
 // AlertPage is one page of the alert feed. Next is the cursor to pass as after to
@@ -109,13 +121,29 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request, p access.Princip
 		s.writeServiceError(w, err)
 		return
 	}
-	page, err := s.svc.AlertPage(p, after, limit, kinds)
+	bp := pageBufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxPooledPage {
+			pageBufPool.Put(bp)
+		}
+	}()
+	body, err := s.svc.AppendAlertPage((*bp)[:0], p, after, limit, kinds)
 	if err != nil {
 		s.writeServiceError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, page)
+	*bp = body
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body) // copied into the buffer the response is signed from
 }
+
+// pageBufPool recycles the buffer a feed page is assembled in: a page of 1,000 alerts is
+// about 230 KB, and it is copied into the signed response as soon as it is complete.
+var pageBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// maxPooledPage keeps buffers grown by pages of unusually large alerts out of the pool.
+const maxPooledPage = 1 << 20
 
 // Stream timings: a comment line keeps idle connections open through proxies, and each
 // write must finish within streamWriteTimeout or the subscriber is dropped (it resumes
@@ -177,20 +205,20 @@ func (s *Server) alertStream(w http.ResponseWriter, r *http.Request, p access.Pr
 	defer tick.Stop()
 	for {
 		wake := s.svc.FeedWait() // before reading, so an append in between is not missed
-		page, err := s.svc.AlertPage(p, after, limit, kinds)
+		alerts, next, err := s.svc.AlertFeed(p, after, limit, kinds)
 		if err != nil {
 			s.log.Warn("alert stream: reading the feed", "err", err)
 			return
 		}
-		for _, a := range page.Alerts {
+		for _, a := range alerts {
 			ev, err := s.sseEvent(a)
 			if err != nil || !send(ev) {
 				return
 			}
 		}
-		moved := page.Next != after
-		after = page.Next
-		if len(page.Alerts) > 0 || moved {
+		moved := next != after
+		after = next
+		if len(alerts) > 0 || moved {
 			continue
 		}
 		select {
@@ -206,11 +234,8 @@ func (s *Server) alertStream(w http.ResponseWriter, r *http.Request, p access.Pr
 }
 
 // sseEvent frames one alert as an SSE event with its own signature.
-func (s *Server) sseEvent(a AlertView) ([]byte, error) {
-	body, err := json.Marshal(a)
-	if err != nil {
-		return nil, err
-	}
+func (s *Server) sseEvent(a RawAlert) ([]byte, error) {
+	body := a.JSON
 	sig, err := s.svc.Signer().Detached(body)
 	if err != nil {
 		return nil, err

@@ -266,7 +266,7 @@ func (c *Client) alertPage(ctx context.Context, after uint64, o FollowOptions) (
 		return nil, h, err
 	}
 	var page api.AlertPage
-	if err := json.Unmarshal(resp.Body, &page); err != nil {
+	if _, err := decodeAlertPage(resp.Body, &page); err != nil {
 		return nil, resp.Header, terminal{fmt.Errorf("client: the node signed an alert page that does not decode: %w", err)}
 	}
 	return &page, resp.Header, nil

@@ -28,6 +28,7 @@ import (
 
 	"github.com/entente/entente/crypto/identity"
 	"github.com/entente/entente/crypto/jws"
+	"github.com/entente/entente/node/api"
 )
 
 // SignatureHeader is the response header carrying the detached JWS.
@@ -168,7 +169,8 @@ type Response struct {
 }
 
 // Do sends a request with an optional JSON body (a []byte is sent as is) and returns the
-// verified response. A non-2xx status is returned as an *APIError, after verification.
+// verified response: signed in the X-JWS-Signature header, or, for a streamed answer, in
+// the trailer of that name. A non-2xx status is returned as an *APIError, after verification.
 func (c *Client) Do(ctx context.Context, method, path string, body any, hdr http.Header) (*Response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
@@ -209,14 +211,21 @@ func (c *Client) read(method, path string, resp *http.Response) (*Response, erro
 	if resp.ContentLength > maxResponse {
 		return nil, fmt.Errorf("client: response of %d bytes is larger than %d", resp.ContentLength, maxResponse)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	data, err := readBody(resp)
 	if err != nil {
 		return nil, err
 	}
 	if len(data) > maxResponse {
 		return nil, fmt.Errorf("client: response larger than %d bytes", maxResponse)
 	}
-	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: data, Signature: resp.Header.Get(SignatureHeader)}
+	sig := resp.Header.Get(SignatureHeader)
+	if sig == "" {
+		// A streamed answer (NDJSON: POST /v1/screen/batch) signs the bytes it sent in a
+		// trailer, known only now that the body has been read to its end. It is checked
+		// exactly as a header signature is.
+		sig = resp.Trailer.Get(SignatureHeader)
+	}
+	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: data, Signature: sig}
 	if c.o.Keys != nil {
 		kid, err := c.verify(data, out.Signature)
 		if err != nil {
@@ -234,6 +243,31 @@ func (c *Client) read(method, path string, resp *http.Response) (*Response, erro
 		return out, &APIError{Status: resp.StatusCode, Code: "http_error", Message: strings.TrimSpace(string(data))}
 	}
 	return out, nil
+}
+
+// readBody reads a response body of at most maxResponse+1 bytes (the caller refuses
+// more), in one allocation when the length is announced: the node always announces it,
+// since it signs the whole body before sending it.
+func readBody(resp *http.Response) ([]byte, error) {
+	if resp.ContentLength < 0 {
+		return io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	}
+	// One byte more than announced, to see the end without a second read.
+	data := make([]byte, 0, resp.ContentLength+1)
+	for {
+		n, err := resp.Body.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			return data, err
+		}
+		if len(data) == cap(data) { // longer than announced: net/http would have refused
+			rest, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1-int64(len(data))))
+			return append(data, rest...), err
+		}
+	}
 }
 
 // verify checks a detached signature, refreshing the key set once on an unknown key id.
@@ -255,16 +289,23 @@ func (c *Client) verify(body []byte, sig string) (string, error) {
 	return jws.VerifyDetached(fresh, body, sig)
 }
 
-// JSON sends a request and decodes the verified 2xx body into out.
+// JSON sends a request and decodes the verified 2xx body into out. A page of the alert
+// feed (out a *api.AlertPage) is decoded by a reader made for it, several times faster
+// than encoding/json and with the same result, into a fresh page.
 func (c *Client) JSON(ctx context.Context, method, path string, body, out any) error {
 	resp, err := c.Do(ctx, method, path, body, nil)
 	if err != nil {
 		return err
 	}
-	if out == nil {
+	switch out := out.(type) {
+	case nil:
 		return nil
+	case *api.AlertPage:
+		_, err := decodeAlertPage(resp.Body, out)
+		return err
+	default:
+		return json.Unmarshal(resp.Body, out)
 	}
-	return json.Unmarshal(resp.Body, out)
 }
 
 // CloseIdle closes idle connections.
