@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -99,6 +100,10 @@ type Federation struct {
 	leaderMu    sync.Mutex
 	leaderCache state.Member
 	leaderAt    time.Time
+
+	// chairSince is when this node's current term in the chair began (Unix nanoseconds),
+	// as its housekeeping counts it for rotation; 0 when it does not hold the chair.
+	chairSince atomic.Int64
 }
 
 // Start opens the state and raft files, bootstraps raft from the genesis on first start,
@@ -440,6 +445,8 @@ type Member struct {
 	RaftRole string `json:"raft_role,omitempty"`
 	Applied  uint64 `json:"applied_index,omitempty"`
 	Lag      uint64 `json:"index_lag"`
+	// ChairSince, for the chair, is when its current period began, as its node says.
+	ChairSince time.Time `json:"chair_since,omitzero"`
 }
 
 // Members lists the roster with what gossip and raft say about each member.
@@ -474,6 +481,9 @@ type Status struct {
 	LastContact string `json:"last_contact"`
 	StateHash   string `json:"state_hash"`
 	Members     int    `json:"members"`
+	// ChairSince, on the chair's own node, is when its current period in the chair began:
+	// the chair passes on one rotation period later.
+	ChairSince time.Time `json:"chair_since,omitzero"`
 	// KeyEpochs is, for each member, the furthest key epoch it has published a
 	// recipient for: values can be sealed to a member only once it has published.
 	KeyEpochs map[string]uint64 `json:"key_epochs,omitempty"`
@@ -486,7 +496,16 @@ func (f *Federation) Status() Status {
 	h, _ := f.st.Hash()
 	return Status{State: f.cfg.Identity.State, Role: f.raft.State().String(), Leader: string(leader), Term: s["term"],
 		CommitIndex: s["commit_index"], Applied: f.st.Applied(), LastContact: s["last_contact"], StateHash: h, Members: len(f.st.Roster()),
-		KeyEpochs: f.st.LatestEpochs()}
+		KeyEpochs: f.st.LatestEpochs(), ChairSince: f.ChairSince()}
+}
+
+// ChairSince is when this node's current period in the chair began, or the zero time
+// when it does not hold the chair.
+func (f *Federation) ChairSince() time.Time {
+	if ns := f.chairSince.Load(); ns != 0 && f.IsLeader() {
+		return time.Unix(0, ns).UTC()
+	}
+	return time.Time{}
 }
 
 // RotateChair hands leadership to the next voter in roster order.
@@ -545,11 +564,13 @@ func (f *Federation) housekeeping() {
 		}
 		if !f.IsLeader() {
 			leadingSince = time.Time{}
+			f.chairSince.Store(0)
 			continue
 		}
 		if leadingSince.IsZero() {
 			leadingSince = time.Now()
 		}
+		f.chairSince.Store(leadingSince.UnixNano())
 		f.proposeDue()
 		f.reconcile()
 		period := time.Duration(f.st.Policy().Voting.ChairRotation)
@@ -557,6 +578,7 @@ func (f *Federation) housekeeping() {
 			if next, err := f.RotateChair(); err != nil {
 				f.log.Warn("chair rotation failed; this node keeps the chair and tries again next period", "err", err)
 				leadingSince = time.Now()
+				f.chairSince.Store(leadingSince.UnixNano())
 			} else {
 				f.log.Info("chair handed on", "to", next)
 			}

@@ -583,7 +583,7 @@ func (n *Node) FederationMembers() ([]federation.Member, error) {
 		m := &ms[i]
 		if m.Code == n.id.State {
 			s := f.Status()
-			m.RaftRole, m.Applied = s.Role, s.Applied
+			m.RaftRole, m.Applied, m.ChairSince = s.Role, s.Applied, s.ChairSince
 			continue
 		}
 		if !m.Alive || m.APIURL == "" {
@@ -598,7 +598,7 @@ func (n *Node) FederationMembers() ([]federation.Member, error) {
 			rm.APIURL = m.APIURL
 			var s federation.Status
 			if err := n.peerCall(ctx, http.MethodGet, rm, "/v1/federation/peer-status", nil, &s); err == nil {
-				m.RaftRole, m.Applied = s.Role, s.Applied
+				m.RaftRole, m.Applied, m.ChairSince = s.Role, s.Applied, s.ChairSince
 			}
 		}()
 	}

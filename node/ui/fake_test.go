@@ -31,6 +31,8 @@ type fakeNode struct {
 	// polView is what PolicyInForce answers; memberVotes records VoteMembership calls.
 	polView     *api.PolicyView
 	memberVotes []string
+	// chairSince is what the chair's node (FRA) says about its period in the chair.
+	chairSince time.Time
 }
 
 func newFake(now time.Time) *fakeNode {
@@ -136,7 +138,7 @@ func (f *fakeNode) Indicators(context.Context, access.Principal, bool) ([]api.In
 func (f *fakeNode) FederationMembers() ([]federation.Member, error) {
 	return []federation.Member{
 		{Code: "DEU", Role: policy.RoleVoter, Alive: true, Verified: true, RaftRole: "Follower", Applied: 40, Lag: 2},
-		{Code: "FRA", Role: policy.RoleVoter, Alive: true, Verified: true, Leader: true, RaftRole: "Leader", Applied: 42},
+		{Code: "FRA", Role: policy.RoleVoter, Alive: true, Verified: true, Leader: true, RaftRole: "Leader", Applied: 42, ChairSince: f.chairSince},
 		{Code: "GBR", Role: policy.RoleVoter, Alive: false},
 	}, nil
 }

@@ -474,10 +474,13 @@ type healthView struct {
 	Status     *federation.Status
 	Chair      string
 	ChairSince time.Time
-	NextChair  string
-	NextAt     time.Time
-	Rotation   string
-	Up, Down   int
+	// Exact is set when the chair's own node said when its period began; otherwise
+	// ChairSince is when this dashboard first saw it, and NextAt an upper bound.
+	Exact     bool
+	NextChair string
+	NextAt    time.Time
+	Rotation  string
+	Up, Down  int
 }
 
 func (h *Handler) health(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -505,12 +508,15 @@ func (h *Handler) health(w http.ResponseWriter, r *http.Request, v *viewer) {
 		}
 		if m.Leader {
 			view.Chair = m.Code
+			view.ChairSince, view.Exact = m.ChairSince, !m.ChairSince.IsZero()
 		}
 	}
 	if view.Chair == "" {
 		view.Chair = st.Leader
 	}
-	view.ChairSince = h.noteChair(view.Chair)
+	if seen := h.noteChair(view.Chair); !view.Exact {
+		view.ChairSince = seen
+	}
 	if view.Chair != "" {
 		view.NextAt = view.ChairSince.Add(time.Duration(pol.Voting.ChairRotation))
 		view.NextChair = nextVoter(ms, view.Chair)

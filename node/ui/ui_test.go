@@ -504,3 +504,21 @@ func TestUILastSeqFindsTheNewestAlert(t *testing.T) {
 		}
 	}
 }
+
+// TestUIHealthShowsWhenTheChairPassesOn: when the chair's node says when its period
+// began, the page gives the exact time the chair passes on; otherwise it gives an upper
+// bound, counted from when the dashboard first saw the chair.
+func TestUIHealthShowsWhenTheChairPassesOn(t *testing.T) {
+	f, _, b, clk := setup(t, Options{})
+	b.signIn("tok-steering")
+	if r := b.get("/ui/health"); !strings.Contains(r.body, "at the latest") || strings.Contains(r.body, "has held the chair since") {
+		t.Fatalf("without the chair's own word the page must give an upper bound:\n%s", r.body)
+	}
+	f.mu.Lock()
+	f.chairSince = clk.now().Add(-2 * time.Minute)
+	f.mu.Unlock()
+	r := b.get("/ui/health")
+	if !strings.Contains(r.body, "It passes to <strong>GBR</strong> at") || !strings.Contains(r.body, "FRA has held the chair since") || strings.Contains(r.body, "at the latest") {
+		t.Fatalf("with the chair's own word the page must give the exact time:\n%s", r.body)
+	}
+}
