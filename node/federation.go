@@ -466,6 +466,9 @@ func (n *Node) entryView(f *federation.Federation, p access.Principal, e *state.
 	v := api.WatchlistEntry{ID: e.ID, Kind: e.Kind, Origin: e.Origin, Status: e.Status, Fields: map[string]api.FieldView{},
 		Nominated: unix(e.Nominated), WindowEnds: unix(e.WindowEnds), Decided: unix(e.Decided), ReviewDue: unix(e.ReviewDue),
 		AppealEnds: unix(e.AppealEnds), Commands: e.Commands}
+	if a := e.Appeal; a != nil {
+		v.Appeal = &api.AppealView{By: a.By, At: time.Unix(0, a.At).UTC(), Grounds: n.openField(f, p, "appeal/"+e.ID, "grounds", a.Grounds)}
+	}
 	entry := "watchlist/" + e.ID
 	for name, fl := range e.Fields {
 		v.Fields[name] = n.openField(f, p, entry, "fields."+name, fl)

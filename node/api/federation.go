@@ -87,7 +87,17 @@ type WatchlistEntry struct {
 	AppealVotes []VoteView           `json:"appeal_votes,omitempty"`
 	// Decisions are the voters' decisions on a disputed entry (list or reject).
 	Decisions []VoteView `json:"decisions,omitempty"`
-	Commands  []uint64   `json:"commands"`
+	// Appeal is the appeal brought against the listing, while the entry is under appeal
+	// and after: who brought it, when, and its grounds as the caller may see them.
+	Appeal   *AppealView `json:"appeal,omitempty"`
+	Commands []uint64    `json:"commands"`
+}
+
+// AppealView is an appeal against a listing as a caller sees it.
+type AppealView struct {
+	By      string    `json:"by"`
+	At      time.Time `json:"at"`
+	Grounds FieldView `json:"grounds"`
 }
 
 // IndicatorView is a risk indicator as a caller sees it.

@@ -108,6 +108,7 @@ type voteForm struct {
 
 type entryView struct {
 	Row         entryRow
+	Appeal      *appealRow
 	Votes       []voteRow
 	AppealVotes []api.VoteView
 	Decisions   []api.VoteView
@@ -139,7 +140,7 @@ func (h *Handler) entry(w http.ResponseWriter, r *http.Request, v *viewer) {
 }
 
 func (h *Handler) entryView(r *http.Request, v *viewer, e *api.WatchlistEntry) (*entryView, error) {
-	view := &entryView{Row: rowOf(*e), AppealVotes: e.AppealVotes, Decisions: e.Decisions}
+	view := &entryView{Row: rowOf(*e), Appeal: appealOf(*e), AppealVotes: e.AppealVotes, Decisions: e.Decisions}
 	proofs, err := h.svc.CommandProofs(e.Commands)
 	if err != nil {
 		return nil, err
@@ -345,6 +346,21 @@ type caseRow struct {
 	Counts    map[string]int
 	Ends      *time.Time
 	Voted     string
+	Appeal    *appealRow
+}
+
+// appealRow is an appeal with its grounds as the viewer may read them.
+type appealRow struct {
+	By      string
+	At      time.Time
+	Grounds fieldText
+}
+
+func appealOf(e api.WatchlistEntry) *appealRow {
+	if e.Appeal == nil {
+		return nil
+	}
+	return &appealRow{By: e.Appeal.By, At: e.Appeal.At, Grounds: textOf(e.Appeal.Grounds)}
 }
 
 type disputesView struct {
@@ -388,7 +404,7 @@ func (h *Handler) disputes(w http.ResponseWriter, r *http.Request, v *viewer) {
 		if e.Status == "disputed" {
 			view.Disputes = append(view.Disputes, c)
 		} else {
-			c.Ends = e.AppealEnds
+			c.Ends, c.Appeal = e.AppealEnds, appealOf(e)
 			view.Appeals = append(view.Appeals, c)
 		}
 	}

@@ -522,3 +522,29 @@ func TestUIHealthShowsWhenTheChairPassesOn(t *testing.T) {
 		t.Fatalf("with the chair's own word the page must give the exact time:\n%s", r.body)
 	}
 }
+
+// TestUIShowsAppealGrounds: an appealed listing shows who appealed and the grounds on the
+// disputes page and the entry page, opened where the viewer is cleared and shown as
+// sealed with its marking where it is not.
+func TestUIShowsAppealGrounds(t *testing.T) {
+	f, _, b, clk := setup(t, Options{})
+	appealEnds := clk.now().Add(time.Hour)
+	f.mu.Lock()
+	f.entries[0].Status, f.entries[0].AppealEnds = "appealed", &appealEnds
+	f.entries[0].Appeal = &api.AppealView{By: "DEU", At: clk.now().Add(-10 * time.Minute),
+		Grounds: api.FieldView{Marking: "REL TO FEDERATION", Value: []byte(`"the <b>listing</b> named the wrong company"`)}}
+	f.mu.Unlock()
+	b.signIn("tok-steering")
+	for _, path := range []string{"/ui/disputes", "/ui/watchlist/FRA-1"} {
+		r := b.get(path)
+		if !strings.Contains(r.body, "the &lt;b&gt;listing&lt;/b&gt; named the wrong company") || !strings.Contains(r.body, "DEU") {
+			t.Fatalf("%s does not show the appeal's grounds, escaped:\n%s", path, r.body)
+		}
+	}
+	f.mu.Lock()
+	f.entries[0].Appeal.Grounds = api.FieldView{Marking: "REL TO DEU,GBR", Sealed: true}
+	f.mu.Unlock()
+	if r := b.get("/ui/disputes"); !strings.Contains(r.body, `Sealed <span class="marking">REL TO DEU,GBR</span>`) {
+		t.Fatalf("sealed grounds must show as sealed with their marking:\n%s", r.body)
+	}
+}
