@@ -37,7 +37,9 @@ import (
 //
 // Slow links are not offered: tc netem on lo would have to replace the loopback device's
 // root qdisc, which every loopback user on the machine shares, so it cannot be scoped to
-// one test's nodes. Lossy links use an nftables random drop instead, which is scoped.
+// one test's nodes (and the kernels these tests run on here have neither the netem nor
+// the prio qdisc: tc answers "Specified qdisc kind is unknown"). Lossy links use an
+// nftables random drop instead, which is scoped.
 
 // ErrNoLinkFaults means link faults are unavailable here: not root, or nft or setpriv
 // missing. Process faults (kill, pause, restart) still work.
