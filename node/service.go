@@ -112,13 +112,19 @@ func (n *Node) sealRecord(p access.Principal, checked *records.Checked, version 
 	}
 	entry := records.EntryID(checked.ID, version)
 	epoch := n.pol.Epoch(now)
+	// In a federation the replicated roster says who the members are (states admitted
+	// since the genesis included); the roster file is what a node knows before it joins.
+	roster := n.roster.Policy
+	if f := n.fed.Load(); f != nil {
+		roster = fedRoster(f)
+	}
 	for _, f := range checked.Fields {
 		mk := f.Marking.String()
 		if f.Marking.Kind == policy.Public {
 			st.Fields[f.Name] = records.StoredField{Marking: mk, Plain: f.Value}
 			continue
 		}
-		to, err := policy.Recipients(f.Marking, n.roster.Policy, n.pol, n.id.State)
+		to, err := policy.Recipients(f.Marking, roster, n.pol, n.id.State)
 		if err != nil {
 			return nil, &records.FieldError{Field: "markings." + f.Name, Problem: err.Error()}
 		}

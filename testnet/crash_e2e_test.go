@@ -67,9 +67,9 @@ func TestCrashConsistency(t *testing.T) {
 				var id string
 				if i%2 == 0 {
 					id = fmt.Sprintf("%s-C%d-%d", net.Nodes[node].State, w, i)
-					rec := licence(id, "Crashproof"+id)
-					delete(rec, "markings") // every field NATIONAL: the node's own roster is enough
-					_, err = c.Do(ctx, "POST", "/v1/records", rec, nil)
+					// end_user is released to DEU, a member of the federation: sealed to
+					// the replicated roster, not the node's roster file.
+					_, err = c.Do(ctx, "POST", "/v1/records", licence(id, "Crashproof"+id), nil)
 				} else {
 					id = fmt.Sprintf("CRASH-%d-%d", w, i)
 					err = c.JSON(ctx, "POST", "/v1/watchlist/nominations", nomination(id, "Crash Test "+id, "REL TO FEDERATION"), nil)
