@@ -258,6 +258,12 @@ func (h *Handler) vote(w http.ResponseWriter, r *http.Request, v *viewer) {
 		return
 	}
 	res, err := h.svc.Vote(r.Context(), v.p, id, req)
+	h.voteRecorded(w, r, v, res, err, "/ui/watchlist/"+url.PathEscape(id))
+}
+
+// voteRecorded answers a vote cast from a page: the refusal or the shared rejection as an
+// error page, or a redirect back to the page with the index it was recorded at.
+func (h *Handler) voteRecorded(w http.ResponseWriter, r *http.Request, v *viewer, res *api.FedResult, err error, back string) {
 	if err != nil {
 		var ae *api.Error
 		if errors.As(err, &ae) && ae.Status < 500 {
@@ -271,7 +277,7 @@ func (h *Handler) vote(w http.ResponseWriter, r *http.Request, v *viewer) {
 		h.renderError(w, r, v, http.StatusConflict, fmt.Sprintf("The federation rejected the vote at log index %d: %s. Every member applied the same rule; nothing changed.", res.Index, res.Rejected))
 		return
 	}
-	http.Redirect(w, r, "/ui/watchlist/"+url.PathEscape(id)+"?recorded="+strconv.FormatUint(res.Index, 10), http.StatusSeeOther)
+	http.Redirect(w, r, back+"?recorded="+strconv.FormatUint(res.Index, 10), http.StatusSeeOther)
 }
 
 // reasonMarkings are the releases a vote's reason may be given from the dashboard.
@@ -857,18 +863,5 @@ func (h *Handler) policyVote(w http.ResponseWriter, r *http.Request, v *viewer) 
 		req.Blocking = false
 	}
 	res, err := h.svc.VoteMembership(r.Context(), v.p, id, req)
-	if err != nil {
-		var ae *api.Error
-		if errors.As(err, &ae) && ae.Status < 500 {
-			h.renderError(w, r, v, ae.Status, "The vote was not accepted: "+ae.Msg+".")
-			return
-		}
-		h.serviceError(w, r, v, err)
-		return
-	}
-	if res.Rejected != "" {
-		h.renderError(w, r, v, http.StatusConflict, fmt.Sprintf("The federation rejected the vote at log index %d: %s. Every member applied the same rule; nothing changed.", res.Index, res.Rejected))
-		return
-	}
-	http.Redirect(w, r, "/ui/policy?recorded="+strconv.FormatUint(res.Index, 10), http.StatusSeeOther)
+	h.voteRecorded(w, r, v, res, err, "/ui/policy")
 }
