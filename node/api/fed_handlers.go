@@ -144,7 +144,10 @@ func consistency(w http.ResponseWriter, r *http.Request) (bool, bool) {
 	}
 }
 
-var watchlistStatuses = []string{"", "nominated", "listed", "disputed", "review-due", "appealed", "delisted", "expired"}
+// watchlistStatuses are the statuses ?status= may name, "" for every entry: the state
+// machine's own, so that a status it gains is listed here too.
+var watchlistStatuses = []string{"", state.StatusNominated, state.StatusListed, state.StatusDisputed, state.StatusReviewDue,
+	state.StatusAppealed, state.StatusDelisted, state.StatusRejected, state.StatusExpired}
 
 func (s *Server) watchlist(w http.ResponseWriter, r *http.Request, p access.Principal) {
 	lin, ok := consistency(w, r)
