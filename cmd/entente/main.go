@@ -21,6 +21,9 @@ var version = "dev"
 type command struct {
 	summary string
 	run     func(env *env, args []string) error
+	// verbs, for a command that takes a verb first, are the verbs it knows, so that
+	// 'entente <command> --help' can list them.
+	verbs []string
 }
 
 // env is what a command may touch besides its arguments, so tests can run commands
@@ -33,20 +36,20 @@ type env struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"init":       {"create a node's identity and config in a data directory", runInit},
-		"serve":      {"run the node: the signed HTTPS API and the admin socket", runServe},
-		"token":      {"issue, revoke or list client tokens (issue|revoke|list)", runToken},
-		"record":     {"add, correct, get or list national records (add|correct|get|list)", runRecord},
-		"keys":       {"rotate the response-signing key (rotate)", runKeys},
-		"verify":     {"verify a saved response's detached JWS offline against a JWKS", runVerify},
-		"federation": {"found and run a federation (genesis|gossip-key|status|members|rotate-chair|admit|remove|proposals|vote|propose-policy|policy)", runFederation},
-		"watchlist":  {"nominate, vote, appeal, renew, list the consensus watchlist", runWatchlist},
-		"indicator":  {"publish, corroborate, withdraw, list risk indicators", runIndicator},
-		"testnet":    {"run a local federation of real node processes (up|token|down)", runTestnet},
-		"audit":      {"verify the audit trail's hash chain (verify)", runAudit},
-		"import":     {"parse a public sanctions list and import it into the node's screening lists", runImport},
-		"screen":     {"screen a party against the node's lists: ranked hits with explanations", runScreen},
-		"version":    {"print the version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "entente", version); return nil }},
+		"init":       {"create a node's identity and config in a data directory", runInit, nil},
+		"serve":      {"run the node: the signed HTTPS API and the admin socket", runServe, nil},
+		"token":      {"issue, revoke or list client tokens", runToken, []string{"issue", "revoke", "list"}},
+		"record":     {"add, correct, get or list national records", runRecord, []string{"add", "correct", "get", "list"}},
+		"keys":       {"rotate the response-signing key", runKeys, []string{"rotate"}},
+		"verify":     {"verify a saved response's detached JWS offline against a JWKS", runVerify, nil},
+		"federation": {"found and run a federation", runFederation, []string{"genesis", "gossip-key", "status", "members", "rotate-chair", "admit", "remove", "proposals", "vote", "propose-policy", "policy"}},
+		"watchlist":  {"nominate, vote, appeal, renew, list the consensus watchlist", runWatchlist, []string{"nominate", "vote", "appeal", "renew", "list", "get"}},
+		"indicator":  {"publish, corroborate, withdraw, list risk indicators", runIndicator, []string{"publish", "corroborate", "withdraw", "list"}},
+		"testnet":    {"run a local federation of real node processes", runTestnet, []string{"up", "token", "down"}},
+		"audit":      {"verify the audit trail's hash chain", runAudit, []string{"verify"}},
+		"import":     {"parse a public sanctions list and import it into the node's screening lists", runImport, nil},
+		"screen":     {"screen a party against the node's lists: ranked hits with explanations", runScreen, nil},
+		"version":    {"print the version", func(e *env, _ []string) error { fmt.Fprintln(e.stdout, "entente", version); return nil }, nil},
 	}
 }
 
@@ -60,16 +63,37 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-11s %s\n", n, cmds[n].summary)
+		c := cmds[n]
+		if len(c.verbs) > 0 {
+			fmt.Fprintf(w, "  %-11s %s (%s)\n", n, c.summary, strings.Join(c.verbs, "|"))
+			continue
+		}
+		fmt.Fprintf(w, "  %-11s %s\n", n, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'entente <command> --help' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'entente <command> --help' for a command's flags or verbs.")
 }
+
+// verbUsage tells what a command that takes a verb does and which verbs it knows.
+func verbUsage(w io.Writer, name string, c command) {
+	fmt.Fprintf(w, "Usage: entente %s <verb> [flags]\n\n%s.\n\nVerbs: %s\n\nRun 'entente %s <verb> --help' for a verb's flags.\n",
+		name, strings.ToUpper(c.summary[:1])+c.summary[1:], strings.Join(c.verbs, ", "), name)
+}
+
+// joinOr lists words as "a, b or c".
+func joinOr(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+func isHelp(arg string) bool { return arg == "help" || arg == "-h" || arg == "--help" }
 
 // errUsage marks an error the user fixes by changing the command line (exit status 2).
 var errUsage = errors.New("usage")
 
 func run(e *env, args []string) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		usage(e.stdout)
 		return nil
 	}
@@ -77,6 +101,16 @@ func run(e *env, args []string) error {
 	if !ok {
 		usage(e.stderr)
 		return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+	}
+	if len(c.verbs) > 0 {
+		switch {
+		case len(args) > 1 && isHelp(args[1]):
+			verbUsage(e.stdout, args[0], c)
+			return nil
+		case len(args) == 1:
+			verbUsage(e.stderr, args[0], c)
+			return fmt.Errorf("%w: %s needs a verb: %s", errUsage, args[0], joinOr(c.verbs))
+		}
 	}
 	return c.run(e, args[1:])
 }

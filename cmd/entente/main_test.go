@@ -233,8 +233,26 @@ func TestMissingOrUnknownVerb(t *testing.T) {
 		{[]string{"keys", "list"}, "rotate"},
 		{[]string{"audit"}, "verify"},
 		{[]string{"audit", "repair"}, "verify"},
+		{[]string{"federation"}, "genesis, gossip-key, status"},
+		{[]string{"watchlist"}, "nominate, vote, appeal, renew, list or get"},
 	} {
 		wantUsage(t, runCLI(t, nil, tc.args...).err, tc.want)
+	}
+}
+
+// 'entente <command> --help' lists a verb command's verbs, as the top-level usage says.
+func TestVerbCommandHelp(t *testing.T) {
+	t.Parallel()
+	for name, c := range commands() {
+		if len(c.verbs) == 0 {
+			continue
+		}
+		for _, h := range []string{"--help", "-h", "help"} {
+			r := runCLI(t, nil, name, h)
+			if r.err != nil || !strings.Contains(r.stdout, "Usage: entente "+name+" <verb>") || !strings.Contains(r.stdout, strings.Join(c.verbs, ", ")) {
+				t.Errorf("entente %s %s: %v\n%s", name, h, r.err, r.stdout)
+			}
+		}
 	}
 }
 
