@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/entente/entente/federation/internal/crashpoint"
 	"github.com/entente/entente/federation/state"
 )
 
@@ -63,7 +64,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 type fsmSnapshot struct{ s *state.Snap }
 
 func (p *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := p.s.WriteTo(sink); err != nil {
+	if _, err := p.s.WriteTo(&crashAfter{w: sink, after: 4096}); err != nil {
 		_ = sink.Cancel()
 		return fmt.Errorf("federation: persist snapshot: %w", err)
 	}
@@ -71,5 +72,22 @@ func (p *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (p *fsmSnapshot) Release() { p.s.Release() }
+
+// crashAfter passes writes through, reaching the snapshot-persist crash point once more
+// than after bytes are written: a snapshot half on disk.
+type crashAfter struct {
+	w       io.Writer
+	after   int
+	written int
+}
+
+func (c *crashAfter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	if c.written <= c.after && c.written+n > c.after {
+		crashpoint.Hit(crashpoint.SnapshotPersist)
+	}
+	c.written += n
+	return n, err
+}
 
 var _ raft.BatchingFSM = (*FSM)(nil)

@@ -23,40 +23,53 @@ import (
 	"github.com/entente/entente/node/client"
 )
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
+// build is one binary built once per test process.
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+var plain, withCrashpoints build
 
 // Binary builds the entente binary once per test process and returns its path.
-func Binary() (string, error) {
-	buildOnce.Do(func() {
+func Binary() (string, error) { return plain.get() }
+
+// CrashpointBinary builds, once per test process, the entente binary with the crash
+// points compiled in (build tag crashpoints): ENTENTE_CRASHPOINT=NAME[:N] in a node's
+// environment kills it the Nth time it reaches that point of a write path.
+func CrashpointBinary() (string, error) { return withCrashpoints.get("-tags", "crashpoints") }
+
+func (b *build) get(flags ...string) (string, error) {
+	b.once.Do(func() {
 		out, err := exec.Command("go", "env", "GOMOD").Output()
 		if err != nil {
-			buildErr = fmt.Errorf("testnet: go env GOMOD: %w", err)
+			b.err = fmt.Errorf("testnet: go env GOMOD: %w", err)
 			return
 		}
 		root := filepath.Dir(strings.TrimSpace(string(out)))
 		dir, err := os.MkdirTemp("", "entente-bin-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		buildPath = filepath.Join(dir, "entente")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/entente")
+		b.path = filepath.Join(dir, "entente")
+		cmd := exec.Command("go", append(append([]string{"build"}, flags...), "-o", b.path, "./cmd/entente")...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("testnet: build entente: %v\n%s", err, out)
+			b.err = fmt.Errorf("testnet: build entente: %v\n%s", err, out)
 		}
 	})
-	return buildPath, buildErr
+	return b.path, b.err
 }
 
-// RemoveBinary deletes the binary Binary built; call it from TestMain after the tests.
+// RemoveBinary deletes the binaries Binary and CrashpointBinary built; call it from
+// TestMain after the tests.
 func RemoveBinary() {
-	if buildPath != "" {
-		_ = os.RemoveAll(filepath.Dir(buildPath))
+	for _, b := range []*build{&plain, &withCrashpoints} {
+		if b.path != "" {
+			_ = os.RemoveAll(filepath.Dir(b.path))
+		}
 	}
 }
 
@@ -85,6 +98,9 @@ type Node struct {
 	// default: tests and benchmarks drive one token far harder than a fair integrator
 	// would. A test of the limits can also set them in the flags, which come after.
 	RateLimits bool
+	// Env is added to the environment of the next starts (a crash point, say); the
+	// test's own ENTENTE_* variables never reach a node.
+	Env []string
 
 	// running, when set, answers Running for a node this package did not start as a
 	// process of its own: a container (see DockerUp).
@@ -169,7 +185,7 @@ func (n *Node) Start(ctx context.Context, extra ...string) error {
 		cmd.Stdout, cmd.Stderr = f, f
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	}
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), n.Env...)
 	if err := cmd.Start(); err != nil {
 		n.mu.Unlock()
 		return err

@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"go.etcd.io/bbolt"
+
+	"github.com/entente/entente/federation/internal/crashpoint"
 )
 
 // Sentinel errors. Callers match them with errors.Is; the returned errors add
@@ -265,6 +267,7 @@ func (s *Store) StoreLogs(logs []*raft.Log) error {
 		if s.beforeCommit != nil {
 			return s.beforeCommit()
 		}
+		crashpoint.Hit(crashpoint.LogBeforeCommit)
 		return nil
 	})
 	if err != nil {

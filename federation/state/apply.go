@@ -13,6 +13,7 @@ import (
 
 	"github.com/entente/entente/crypto/seal"
 	"github.com/entente/entente/federation/command"
+	"github.com/entente/entente/federation/internal/crashpoint"
 	"github.com/entente/entente/policy"
 )
 
@@ -87,11 +88,16 @@ func (s *State) ApplyBatch(entries []Committed) []*Result {
 		if err := putU64(meta, kNow, uint64(now)); err != nil {
 			return err
 		}
-		return putU64(meta, kApplied, applied)
+		if err := putU64(meta, kApplied, applied); err != nil {
+			return err
+		}
+		crashpoint.Hit(crashpoint.StateBeforeCommit)
+		return nil
 	})
 	if err != nil {
 		panic(fmt.Sprintf("state: applying log entries %d-%d: %v", entries[0].Index, entries[len(entries)-1].Index, err))
 	}
+	crashpoint.Hit(crashpoint.StateAfterCommit)
 	return results
 }
 

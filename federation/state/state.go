@@ -29,6 +29,7 @@ import (
 
 	"github.com/entente/entente/crypto/jws"
 	"github.com/entente/entente/federation/command"
+	"github.com/entente/entente/federation/internal/crashpoint"
 	"github.com/entente/entente/policy"
 )
 
@@ -466,12 +467,14 @@ func (s *State) Restore(r io.Reader) error {
 		os.Remove(tmp)
 		return nil
 	}
+	crashpoint.Hit(crashpoint.RestoreBeforeSwap)
 	if err := s.db.Close(); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, s.path); err != nil {
 		return fmt.Errorf("state: restore: %w", err)
 	}
+	crashpoint.Hit(crashpoint.RestoreAfterSwap)
 	if s.db, err = openDB(s.path); err != nil {
 		return err
 	}
