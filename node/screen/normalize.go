@@ -61,7 +61,19 @@ const maxNameRunes = 500
 // space. Legal forms and particles are kept here; they are left out only of scoring.
 // Normalize is idempotent.
 func Normalize(name string) string {
-	toks := analyze(name)
+	out := render(analyze(name))
+	// analyze cuts its input to maxNameRunes, but transliteration and the spaces put
+	// between scripts can lengthen what is left past that bound, and normalizing such a
+	// result would cut it again. Cutting the result and normalizing it once more gives a
+	// form that normalizes to itself.
+	for i := 0; i < 3 && utf8.RuneCountInString(out) > maxNameRunes; i++ {
+		out = render(analyze(truncateRunes(out, maxNameRunes)))
+	}
+	return out
+}
+
+// render joins tokens' text with single spaces.
+func render(toks []token) string {
 	var b strings.Builder
 	for i, t := range toks {
 		if i > 0 {
