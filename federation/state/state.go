@@ -468,16 +468,21 @@ func (s *State) Restore(r io.Reader) error {
 		return nil
 	}
 	crashpoint.Hit(crashpoint.RestoreBeforeSwap)
-	if err := s.db.Close(); err != nil {
-		return err
-	}
+	// The restored file replaces the live one by rename while the old database stays
+	// open on the old file, and the old one is closed only once its read transactions
+	// end. A snapshot being taken holds such a transaction, and raft's snapshot
+	// goroutine releases it only after raft's main loop answers it, which is itself
+	// waiting for this restore: closing first would deadlock the node.
+	old := s.db
 	if err := os.Rename(tmp, s.path); err != nil {
 		return fmt.Errorf("state: restore: %w", err)
 	}
 	crashpoint.Hit(crashpoint.RestoreAfterSwap)
 	if s.db, err = openDB(s.path); err != nil {
+		s.db = old // still open on the replaced file: readers go on, and the node reports the failure
 		return err
 	}
+	go func() { _ = old.Close() }() // waits for the old file's read transactions
 	if err := s.db.Update(createBuckets); err != nil {
 		return fmt.Errorf("state: restore: %w", err)
 	}

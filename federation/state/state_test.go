@@ -563,3 +563,42 @@ func TestMembership(t *testing.T) {
 		t.Fatal("a replica replaying the same log has another roster or state")
 	}
 }
+
+// TestRestoreDoesNotWaitForAnOpenSnapshot: raft may install a snapshot from the leader
+// while this node's own snapshot still holds a read transaction, which raft releases only
+// after its main loop, itself waiting for the restore, answers. The restore must not wait
+// for that transaction, and the open snapshot must stay readable.
+func TestRestoreDoesNotWaitForAnOpenSnapshot(t *testing.T) {
+	f := newFed(t)
+	leader := f.open("leader.db")
+	wantOK(t, f.do(leader, "FRA", nomination("N")), "")
+	wantOK(t, f.do(leader, "DEU", nomination("M")), "")
+	var newer bytes.Buffer
+	if err := leader.Snapshot(&newer); err != nil {
+		t.Fatal(err)
+	}
+	follower := f.open("follower.db")
+	follower.Apply(1, f.log[0])
+	held, err := follower.BeginSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- follower.Restore(bytes.NewReader(newer.Bytes())) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Restore is waiting for the open snapshot's read transaction")
+	}
+	if _, ok, _ := follower.Entry("M"); !ok || follower.Applied() != 2 {
+		t.Fatalf("the restored state lacks M (applied %d)", follower.Applied())
+	}
+	var old bytes.Buffer
+	if _, err := held.WriteTo(&old); err != nil || old.Len() == 0 {
+		t.Fatalf("the snapshot taken before the restore can no longer be written: %v", err)
+	}
+	held.Release()
+}
