@@ -153,6 +153,19 @@ const (
 	streamWriteTimeout = 30 * time.Second
 )
 
+// EventSender returns a function that writes b to an event stream and flushes it, each
+// write bounded by streamWriteTimeout so that a client that stops reading is dropped; it
+// reports false once the client is gone. The dashboard's timeline uses it too.
+func EventSender(w http.ResponseWriter, rc *http.ResponseController) func(b []byte) bool {
+	return func(b []byte) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+}
+
 // alertStream serves the feed as Server-Sent Events. Each event's data is
 // {"alert":...,"signature":...}: a detached JWS over the exact bytes of "alert", since a
 // stream has no single body to sign. Resumes from Last-Event-ID or ?after.
@@ -191,13 +204,7 @@ func (s *Server) alertStream(w http.ResponseWriter, r *http.Request, p access.Pr
 	rc := http.NewResponseController(slot.rw)
 	_ = rc.SetReadDeadline(time.Time{})
 	slot.rw.WriteHeader(http.StatusOK)
-	send := func(b []byte) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-		if _, err := slot.rw.Write(b); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
+	send := EventSender(slot.rw, rc)
 	if !send([]byte(": entente alert stream\n\n")) {
 		return
 	}

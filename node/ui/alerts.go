@@ -17,12 +17,9 @@ import (
 const alertsShown = 50
 
 // Stream timings, as for the API's stream: a heartbeat keeps the connection open through
-// proxies, and a write that does not finish in time drops the subscriber, whose browser
-// reconnects with Last-Event-ID.
-const (
-	streamHeartbeat    = 15 * time.Second
-	streamWriteTimeout = 30 * time.Second
-)
+// proxies, and a write that does not finish in time (api.EventSender) drops the
+// subscriber, whose browser reconnects with Last-Event-ID.
+const streamHeartbeat = 15 * time.Second
 
 // alertItem is one alert on the timeline.
 type alertItem struct {
@@ -138,13 +135,7 @@ func (h *Handler) alertStream(w http.ResponseWriter, r *http.Request, v *viewer)
 	hd.Set("Content-Type", "text/event-stream")
 	hd.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	send := func(b []byte) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
-		if _, err := w.Write(b); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
+	send := api.EventSender(w, rc)
 	if !send([]byte("retry: 2000\n\n")) {
 		return
 	}
